@@ -1,0 +1,84 @@
+/*
+ * tokenizer.h - text <-> token ids for the models miso trains and evaluates.
+ *
+ * Kinds (chosen by tok_load from what the path holds):
+ *   - byte-level BPE from a Hugging Face tokenizer.json (GPT-2, Llama-3,
+ *     Qwen2): added/special tokens split out first, then the pre-tokenizer
+ *     Split regex (PCRE2, UTF+UCP, JIT), the GPT-2 ByteLevel byte->char map,
+ *     merges by rank (ignore_merges honoured);
+ *   - SentencePiece-style BPE with byte fallback from a tokenizer.json
+ *     (Llama-2, Mistral: normalizer Prepend "▁" + Replace " "->"▁", merges by
+ *     rank, <0xXX> byte pieces for anything not in the vocabulary);
+ *   - a llama2.c tokenizer.bin (int32 max_token_length, then per token:
+ *     float32 score, int32 len, len bytes), encoded with the sentencepiece
+ *     score-based greedy merge that llama2.c uses;
+ *   - "byte": the built-in tokenizer of the tiny demo model: ids 0..255 are
+ *     the bytes, 256 <s> (BOS), 257 </s> (EOS), 258 <|user|>,
+ *     259 <|assistant|>, 260 <|system|>, 261 <|end|>, 262 <pad>, 263 <unk>;
+ *     vocab size 264 (fixed: the model presets depend on it).
+ *
+ * Invariants
+ *   - A loaded Tokenizer is immutable apart from an internal pre-token cache
+ *     (so do not share one Tokenizer between threads that encode at once).
+ *   - decode(encode(x)) == x for valid UTF-8 x (for SentencePiece kinds, the
+ *     one leading space the normalizer prepends is removed again on decode).
+ *
+ * Ownership
+ *   - tok_load returns a Tokenizer the caller frees with tok_free.
+ *   - IntVec owns v; intvec_release frees it and zeroes the struct.
+ *   - Encode/decode append to caller-owned IntVec / StrBuf.
+ *
+ * Errors
+ *   - tok_load returns NULL and fills err (file = path, line 0).
+ *   - tok_decode returns -1 and fills err for an id out of range.
+ *
+ * Usage
+ *   Err e; Tokenizer *t = tok_load("models/llama3", &e);
+ *   if (!t) err_die(&e);
+ *   IntVec ids = {0};
+ *   tok_encode(t, text, strlen(text), 1, &ids);
+ *   StrBuf sb = SB_INIT;
+ *   if (tok_decode(t, ids.v, ids.n, 0, &sb, &e) < 0) err_die(&e);
+ *   intvec_release(&ids); sb_release(&sb); tok_free(t);
+ */
+#ifndef MISO_TOKENIZER_H
+#define MISO_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} IntVec; /* growable id array; release with intvec_release */
+
+void intvec_push(IntVec *a, int32_t x);
+void intvec_release(IntVec *a);
+
+typedef struct Tokenizer Tokenizer;
+
+/* path: a directory holding tokenizer.json (+ tokenizer_config.json for
+ * bos/eos/chat template hints), a tokenizer.json file, a llama2.c
+ * tokenizer.bin, or the literal "byte" for the built-in byte tokenizer of the
+ * tiny demo model.  NULL + err on failure. */
+Tokenizer *tok_load(const char *path, Err *err);
+void tok_free(Tokenizer *t);
+
+/* Append the ids of text[0..n).  allow_special: recognise added/special
+ * tokens written in the text (as HF does for added tokens).  0 or -1. */
+int tok_encode(const Tokenizer *t, const char *text, size_t n, int allow_special, IntVec *out);
+
+/* Append the text of ids (byte-level pieces joined, byte fallback decoded;
+ * special tokens rendered as their text when skip_special is 0).  0, or -1
+ * for an out-of-range id (err filled). */
+int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_special, StrBuf *out, Err *err);
+
+int tok_vocab_size(const Tokenizer *t);
+int tok_bos(const Tokenizer *t); /* -1 when the tokenizer has none */
+int tok_eos(const Tokenizer *t); /* -1 when none */
+/* id of a vocabulary/special token string, -1 if absent */
+int tok_token_id(const Tokenizer *t, const char *token);
+
+#endif
