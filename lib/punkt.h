@@ -1,0 +1,57 @@
+/*
+ * punkt.h - nltk's Punkt sentence tokenizer (PunktSentenceTokenizer) with the
+ * pretrained English parameters, as IFEval's scorer uses it to count sentences
+ * and as nltk.word_tokenize uses it to split text before word tokenizing.
+ *
+ * Semantics are those of nltk 3.8/3.9 PunktSentenceTokenizer(params).tokenize
+ * with realign_boundaries=True: the PunktLanguageVars word-tokenizer and
+ * period-context regexes, first pass (abbreviations, ellipses, initials,
+ * numbers), second pass (collocations, orthographic heuristic, sentence
+ * starters), then boundary realignment over closing punctuation.
+ *
+ * Invariants
+ *   - A loaded PunktModel is immutable; any number of threads may call
+ *     punkt_sentences on one model at the same time.
+ *   - Offsets are byte offsets into the caller's UTF-8 text; Span text is
+ *     text[start..end) and spans are in increasing order, never overlapping.
+ *
+ * Ownership
+ *   - punkt_load returns a model the caller frees with punkt_free;
+ *     punkt_english returns a shared cached model the caller never frees.
+ *   - punkt_sentences mallocs *spans (caller frees with free(); NULL when 0).
+ *
+ * Errors
+ *   - punkt_load/punkt_english return NULL and fill err (file, line, message)
+ *     when a parameter file is missing or malformed.
+ *
+ * Usage
+ *   Err err;
+ *   const PunktModel *m = punkt_english(&err);
+ *   if (!m) err_die(&err);
+ *   Span *sp;
+ *   size_t k = punkt_sentences(m, text, strlen(text), &sp);
+ *   for (size_t i = 0; i < k; i++) printf("%.*s\n", (int)(sp[i].end - sp[i].start), text + sp[i].start);
+ *   free(sp);
+ */
+#ifndef MISO_PUNKT_H
+#define MISO_PUNKT_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+typedef struct PunktModel PunktModel;
+typedef struct { size_t start, end; } Span;            /* byte offsets [start, end) */
+
+/* dir holding abbrev_types.txt, collocations.tab, ortho_context.tab, sent_starters.txt */
+PunktModel *punkt_load(const char *dir, Err *err);
+/* The shipped English model (util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english")),
+ * loaded once and cached (not thread-safe on first call). */
+const PunktModel *punkt_english(Err *err);
+void punkt_free(PunktModel *m);
+
+/* Sentences of text exactly as nltk's PunktSentenceTokenizer(english).tokenize(text) (nltk 3.8/3.9 semantics,
+   realign_boundaries=True): returns the count, *spans malloc'd (caller frees). Span text is text[start..end). */
+size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans);
+
+#endif
