@@ -59,6 +59,9 @@ typedef struct {
     float rope_factor, rope_low_freq, rope_high_freq;
     int rope_orig_max;
     int bos_id, eos_id;   /* -1 when unknown */
+    /* "byte" when config.json says "miso_tokenizer": "byte" (the built-in
+     * byte tokenizer, tok_load("byte")); "" otherwise. */
+    char tokenizer[16];
 } ModelConfig;
 
 /* The parameter tensors, in block order.  Shapes per layer are stacked over
