@@ -1,0 +1,213 @@
+/*
+ * test_attention.c - the LSE-merge attention against the literal definition
+ * (double precision) for every variant: forward values, and backward against
+ * central finite differences of the literal definition.  Also: one input
+ * equals plain causal attention over [input; output], and results do not
+ * depend on the number of threads.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "attention.h"
+#include "rng.h"
+#include "testhelp.h"
+#include "util.h"
+
+enum { NH = 4, KVH = 2, HD = 8, QD = NH * HD, KD = KVH * HD };
+
+/* Two samples: A with 3 inputs (3, 5, 2) and a 6-token output; B with 1
+ * input of 4 and a 3-token output.  Rows: A's inputs, B's input, A's output,
+ * B's output (the trainer's layout). */
+static void make_batch(AttnBatch *b, AttnSample *s, int variant)
+{
+    static const float wts[3] = {0.5f, 0.3f, 0.2f};
+    memset(s, 0, 2 * sizeof *s);
+    s[0].n = 3, s[0].in_len[0] = 3, s[0].in_len[1] = 5, s[0].in_len[2] = 2;
+    s[0].in_row = 0, s[0].out_row = 14, s[0].out_len = 6;
+    s[1].n = 1, s[1].in_len[0] = 4, s[1].in_row = 10, s[1].out_row = 20, s[1].out_len = 3;
+    attn_sample_weights(&s[0], variant, wts);
+    static const float one[1] = {1.0f};
+    attn_sample_weights(&s[1], variant, one);
+    *b = (AttnBatch){.nh = NH, .kvh = KVH, .hd = HD, .ns = 2, .s = s};
+    attn_batch_finish(b);
+}
+
+#define T 23
+
+static void fill(Rng *g, double *d, float *f, size_t n, double scale)
+{
+    for (size_t i = 0; i < n; i++) {
+        d[i] = scale * rng_normal(g);
+        f[i] = (float)d[i];
+    }
+}
+
+/* naive forward of the whole batch, summed against R: the scalar whose
+ * gradient the backward computes */
+static double naive_loss(const double *q, const double *k, const double *v, const AttnBatch *b, int variant,
+                         const double *R, double *out)
+{
+    memset(out, 0, sizeof(double) * T * QD);
+    for (int i = 0; i < b->ns; i++)
+        attn_forward_naive(out, q, k, v, &b->s[i], variant, NH, KVH, HD);
+    double l = 0;
+    for (int i = 0; i < T * QD; i++)
+        l += out[i] * R[i];
+    return l;
+}
+
+static double maxdiff_fd(double *x, const float *g, size_t n, const double *q, const double *k, const double *v,
+                         const AttnBatch *b, int variant, const double *R, double *tmp, double *maxref)
+{
+    double md = 0, eps = 1e-5;
+    *maxref = 0;
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + eps;
+        double lp = naive_loss(q, k, v, b, variant, R, tmp);
+        x[i] = keep - eps;
+        double lm = naive_loss(q, k, v, b, variant, R, tmp);
+        x[i] = keep;
+        double fd = (lp - lm) / (2 * eps);
+        if (fabs(fd - g[i]) > md)
+            md = fabs(fd - g[i]);
+        if (fabs(fd) > *maxref)
+            *maxref = fabs(fd);
+    }
+    return md;
+}
+
+static void run_variant(int variant)
+{
+    AttnSample s[2];
+    AttnBatch b;
+    make_batch(&b, s, variant);
+    Rng g;
+    rng_seed(&g, 42 + (uint64_t)variant);
+    double *qd = xmalloc(sizeof(double) * T * QD), *kd = xmalloc(sizeof(double) * T * KD);
+    double *vd = xmalloc(sizeof(double) * T * KD), *R = xmalloc(sizeof(double) * T * QD);
+    double *od = xmalloc(sizeof(double) * T * QD);
+    float *q = xmalloc(sizeof(float) * T * QD), *k = xmalloc(sizeof(float) * T * KD);
+    float *v = xmalloc(sizeof(float) * T * KD), *Rf = xmalloc(sizeof(float) * T * QD);
+    float *out = xcalloc(T * QD, sizeof(float)), *stats = xmalloc(sizeof(float) * NH * b.nstats);
+    fill(&g, qd, q, T * QD, 1.0);
+    fill(&g, kd, k, T * KD, 1.0);
+    fill(&g, vd, v, T * KD, 1.0);
+    fill(&g, R, Rf, T * QD, 1.0);
+    int nth = 1;
+#ifdef _OPENMP
+    nth = omp_get_max_threads();
+#endif
+    float *scratch = xmalloc(sizeof(float) * attn_scratch_floats(b.max_rows, b.max_keys, b.max_n, nth));
+    const char *name = attn_variant_name(variant);
+
+    attn_forward(out, stats, q, k, v, &b, 0, scratch);
+    naive_loss(qd, kd, vd, &b, variant, R, od);
+    double md = 0;
+    for (int i = 0; i < T * QD; i++)
+        md = fmax(md, fabs(out[i] - od[i]));
+    CHECK(md < 1e-5, "%s: LSE-merge forward equals the literal definition (n=3 and n=1, GQA; max diff %.2g)",
+          name, md);
+
+    float *dq = xcalloc(T * QD, sizeof(float)), *dk = xcalloc(T * KD, sizeof(float));
+    float *dv = xcalloc(T * KD, sizeof(float));
+    attn_backward(dq, dk, dv, Rf, q, k, v, stats, &b, 0, scratch);
+    double ref, mq = maxdiff_fd(qd, dq, T * QD, qd, kd, vd, &b, variant, R, od, &ref);
+    CHECK(mq < 1e-4 * fmax(1, ref), "%s: dQ matches finite differences of the definition (max diff %.2g)", name,
+          mq);
+    double mk = maxdiff_fd(kd, dk, T * KD, qd, kd, vd, &b, variant, R, od, &ref);
+    CHECK(mk < 1e-4 * fmax(1, ref), "%s: dK matches finite differences of the definition (max diff %.2g)", name,
+          mk);
+    double mv = maxdiff_fd(vd, dv, T * KD, qd, kd, vd, &b, variant, R, od, &ref);
+    CHECK(mv < 1e-4 * fmax(1, ref), "%s: dV matches finite differences of the definition (max diff %.2g)", name,
+          mv);
+
+#ifdef _OPENMP
+    /* thread count independence: bit-identical results with 1 thread */
+    float *out1 = xcalloc(T * QD, sizeof(float)), *dq1 = xcalloc(T * QD, sizeof(float));
+    float *dk1 = xcalloc(T * KD, sizeof(float)), *dv1 = xcalloc(T * KD, sizeof(float));
+    omp_set_num_threads(1);
+    attn_forward(out1, stats, q, k, v, &b, 0, scratch);
+    attn_backward(dq1, dk1, dv1, Rf, q, k, v, stats, &b, 0, scratch);
+    omp_set_num_threads(nth);
+    CHECK(!memcmp(out, out1, sizeof(float) * T * QD) && !memcmp(dq, dq1, sizeof(float) * T * QD) &&
+              !memcmp(dk, dk1, sizeof(float) * T * KD) && !memcmp(dv, dv1, sizeof(float) * T * KD),
+          "%s: forward and backward are bit-identical with 1 and %d threads", name, nth);
+    free(out1), free(dq1), free(dk1), free(dv1);
+#endif
+    free(qd), free(kd), free(vd), free(R), free(od), free(q), free(k), free(v), free(Rf), free(out), free(stats);
+    free(scratch), free(dq), free(dk), free(dv);
+}
+
+/* With one input, each variant is plain causal attention over [input; output]. */
+static void single_input(void)
+{
+    enum { TI = 5, TO = 7, TT = TI + TO };
+    Rng g;
+    rng_seed(&g, 7);
+    float q[TT * QD], k[TT * KD], v[TT * KD];
+    for (int i = 0; i < TT * QD; i++)
+        q[i] = (float)rng_normal(&g);
+    for (int i = 0; i < TT * KD; i++)
+        k[i] = (float)rng_normal(&g), v[i] = (float)rng_normal(&g);
+    /* plain causal attention over rows 0..TT-1 in double */
+    double ref[TT * QD];
+    for (int h = 0; h < NH; h++) {
+        int gg = h / (NH / KVH);
+        for (int r = 0; r < TT; r++) {
+            double sc[TT], mx = -1e300, sum = 0;
+            for (int c = 0; c <= r; c++) {
+                double d = 0;
+                for (int e = 0; e < HD; e++)
+                    d += (double)q[r * QD + h * HD + e] * k[c * KD + gg * HD + e];
+                sc[c] = d / sqrt(HD);
+                mx = fmax(mx, sc[c]);
+            }
+            for (int e = 0; e < HD; e++)
+                ref[r * QD + h * HD + e] = 0;
+            for (int c = 0; c <= r; c++) {
+                double p = exp(sc[c] - mx);
+                sum += p;
+                for (int e = 0; e < HD; e++)
+                    ref[r * QD + h * HD + e] += p * v[c * KD + gg * HD + e];
+            }
+            for (int e = 0; e < HD; e++)
+                ref[r * QD + h * HD + e] /= sum;
+        }
+    }
+    for (int variant = 0; variant < 4; variant++) {
+        AttnSample s = {.n = 1, .in_len = {TI}, .in_row = 0, .out_row = TI, .out_len = TO};
+        float one = 1.0f;
+        attn_sample_weights(&s, variant, &one);
+        AttnBatch b = {.nh = NH, .kvh = KVH, .hd = HD, .ns = 1, .s = &s};
+        attn_batch_finish(&b);
+        int nth = 1;
+#ifdef _OPENMP
+        nth = omp_get_max_threads();
+#endif
+        float *scratch = xmalloc(sizeof(float) * attn_scratch_floats(b.max_rows, b.max_keys, b.max_n, nth));
+        float *stats = xmalloc(sizeof(float) * NH * b.nstats), out[TT * QD];
+        attn_forward(out, stats, q, k, v, &b, 0, scratch);
+        double md = 0;
+        for (int i = 0; i < TT * QD; i++)
+            md = fmax(md, fabs(out[i] - ref[i]));
+        CHECK(md < 1e-5, "%s with one input equals plain causal attention over [input; output] (max diff %.2g)",
+              attn_variant_name(variant), md);
+        free(scratch), free(stats);
+    }
+}
+
+int main(void)
+{
+    CHECK(attn_variant_parse("miso-fid") == ATTN_FID && attn_variant_parse("bogus") == -1,
+          "parses variant names and rejects unknown ones");
+    for (int variant = 0; variant < 4; variant++)
+        run_variant(variant);
+    single_input();
+    return TEST_REPORT();
+}
