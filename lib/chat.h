@@ -8,16 +8,27 @@
  *   CHAT_LLAMA3  <|begin_of_text|><|start_header_id|>ROLE<|end_header_id|>\n\n
  *                CONTENT<|eot_id|> ... ; generation prompt
  *                "<|start_header_id|>assistant<|end_header_id|>\n\n"
- *   CHAT_MISTRAL <s>[INST] USER [/INST]ASSISTANT</s>... (a system message is
- *                prepended to the first user message with "\n\n")
+ *   CHAT_MISTRAL <s>[INST] USER [/INST]ASSISTANT</s>[INST] ... : the v0.2
+ *                spacing (v0.1 adds one space after each </s>; Mistral has
+ *                no system role: a system message is put before the first
+ *                user message's text, followed by "\n\n").  The generation
+ *                prompt is empty ("[/INST]" ends the user turn).
  *   CHAT_CHATML  <|im_start|>ROLE\nCONTENT<|im_end|>\n ... ; generation
  *                prompt "<|im_start|>assistant\n"
  *   CHAT_PLAIN   for the byte tokenizer:
  *                <s><|system|>\nSYSTEM<|end|>\n<|user|>\nUSER<|end|>\n,
  *                generation prompt "<|assistant|>\n", end of turn <|end|>;
- *                for other tokenizers a plain text form
- *                "### System:\n...\n\n### User:\n...\n\n### Assistant:\n"
- *                with EOS as end of turn.
+ *                for other tokenizers a plain text form: BOS text (if the
+ *                tokenizer has a BOS), "### System:\nSYSTEM\n\n",
+ *                "### User:\nUSER\n\n", generation prompt
+ *                "### Assistant:\n", assistant turns end with the EOS text
+ *                then "\n\n".  Because this depends on the tokenizer, use
+ *                chat_generation_prompt_for / chat_end_of_turn_for with
+ *                CHAT_PLAIN (the tokenizer-less functions return the byte
+ *                tokenizer's strings for CHAT_PLAIN).
+ *   llama3 trims each message (Jinja |trim: leading/trailing Unicode white
+ *   space); the others use the content as given.  No template inserts a
+ *   default system message (Qwen2's template does: pass it as system).
  *
  * Ownership: all strings are borrowed; output is appended to the caller's
  * StrBuf.  The Tokenizer may be NULL (then BOS/EOS texts fall back to the
@@ -60,5 +71,11 @@ void chat_render_messages(ChatTemplate tpl, const Tokenizer *t, const char *cons
 const char *chat_generation_prompt(ChatTemplate tpl);
 /* e.g. "<|eot_id|>", "</s>", "<|im_end|>" */
 const char *chat_end_of_turn(ChatTemplate tpl);
+
+/* The same, right for CHAT_PLAIN with any tokenizer (t may be NULL: then
+ * as the functions above).  The end of turn of plain with a non-byte
+ * tokenizer is its EOS text ("" if it has none). */
+const char *chat_generation_prompt_for(ChatTemplate tpl, const Tokenizer *t);
+const char *chat_end_of_turn_for(ChatTemplate tpl, const Tokenizer *t);
 
 #endif

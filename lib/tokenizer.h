@@ -18,10 +18,18 @@
  *     vocab size 264 (fixed: the model presets depend on it).
  *
  * Invariants
- *   - A loaded Tokenizer is immutable apart from an internal pre-token cache
- *     (so do not share one Tokenizer between threads that encode at once).
- *   - decode(encode(x)) == x for valid UTF-8 x (for SentencePiece kinds, the
- *     one leading space the normalizer prepends is removed again on decode).
+ *   - A loaded Tokenizer is immutable apart from an internal pre-token cache.
+ *   - decode(encode(x)) == x for valid UTF-8 x.  For the SentencePiece kinds
+ *     the "▁" the normalizer prepends to each segment (the text start and
+ *     the text after each added token) is removed again on decode, so
+ *     decode a whole sequence at once: decoding ids one call at a time
+ *     drops the leading space of each call's first word.
+ *   - Invalid UTF-8 given to the tokenizer.json kinds is first repaired the
+ *     way Node's TextDecoder (WHATWG) does it: each maximal invalid subpart
+ *     becomes U+FFFD.  So the ids equal those of the JS reference
+ *     tokenizers reading the same bytes.  The byte and llama2.c kinds see
+ *     the raw bytes.
+ *   - Encoding is thread-safe (the pre-token cache is under a mutex).
  *
  * Ownership
  *   - tok_load returns a Tokenizer the caller frees with tok_free.
@@ -80,5 +88,12 @@ int tok_bos(const Tokenizer *t); /* -1 when the tokenizer has none */
 int tok_eos(const Tokenizer *t); /* -1 when none */
 /* id of a vocabulary/special token string, -1 if absent */
 int tok_token_id(const Tokenizer *t, const char *token);
+
+/* Additions beyond the shared contract. */
+/* "byte", "bytelevel-bpe", "sentencepiece-bpe" or "llama2c" */
+const char *tok_kind(const Tokenizer *t);
+/* The text tok_decode gives for one id (special tokens as their text), NULL
+ * for an id out of range.  Borrowed, valid while t lives. */
+const char *tok_id_text(const Tokenizer *t, int id);
 
 #endif
