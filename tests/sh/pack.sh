@@ -1,0 +1,56 @@
+#!/bin/bash
+# pack.sh - miso-pack as a program: formats, -o, gzip and stdin, statistics,
+# --max-len reporting, and bad input with FILE:LINE messages.
+set -u
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+cat >"$T/s.jsonl" <<'J'
+{"id":"a","mode":"sft","inputs":["Hi"],"output":"ok"}
+{"id":"b","mode":"para","inputs":["Long input","x"],"output":"yes","weights":[0.5,0.5]}
+{"id":"c","mode":"succ","inputs":["ab","cd"],"output":"z"}
+J
+
+miso-pack -t byte -f jsonl "$T/s.jsonl" >"$T/out.jsonl" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(wc -l <"$T/out.jsonl") = 3 ]' "jsonl export writes one line per sample"
+check 'grep -q "3 samples (sft 1, para 1, succ 1)" "$T/err" && grep -q "truncated 0 samples" "$T/err"' \
+    "statistics on stderr count samples per mode and truncations"
+check 'head -1 "$T/out.jsonl" | grep -q "\"labels\":\[-100,-100,-100,-100,-100,-100,-100,-100,-100,111,107,261\]"' \
+    "labels are -100 except on the response and end-of-turn"
+check 'sed -n 2p "$T/out.jsonl" | grep -q "\"weights\":\[0.5,0.5\]"' "weights are exported"
+
+miso-pack -q -t byte "$T/s.jsonl" -o "$T/a.pack"; rc=$?
+check '[ $rc = 0 ] && [ "$(head -c 8 "$T/a.pack")" = MISOPACK ]' "pack format starts with the MISOPACK header"
+gzip -c "$T/s.jsonl" >"$T/s.jsonl.gz"
+miso-pack -q -t byte <"$T/s.jsonl.gz" >"$T/b.pack"
+check 'cmp -s "$T/a.pack" "$T/b.pack"' "gzip on stdin gives the same packed file as the plain file with -o"
+check '[ ! -s "$T/err2" ] 2>/dev/null; miso-pack -t byte -q "$T/s.jsonl" 2>"$T/err2" >/dev/null; [ ! -s "$T/err2" ]' \
+    "--quiet prints nothing on stderr"
+
+printf '%s\n' '{"inputs":["Hi"],"output":"a long answer"}' '{"inputs":["a much longer prompt"],"output":"x"}' \
+    | miso-pack -t byte --max-len 12 -f jsonl >"$T/t.jsonl" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(wc -l <"$T/t.jsonl") = 1 ]' "--max-len keeps the truncated sample and drops the one with no room"
+check 'grep -q "<stdin>:2: sample dropped" "$T/err" && grep -q "truncated 1 samples (11 output tokens cut), dropped 1" "$T/err"' \
+    "truncation and drops are reported with FILE:LINE and counted"
+
+printf '%s\n' '{"inputs":["a"],"output":"b"}' '{"inputs":["a"]}' >"$T/bad.jsonl"
+miso-pack -t byte "$T/bad.jsonl" -o "$T/bad.pack" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -qx "miso-pack: $T/bad.jsonl:2: missing field '"'"'output'"'"'" "$T/err"' \
+    "a record without output fails with FILE:LINE and exit 1"
+check '[ ! -e "$T/bad.pack" ] && ! ls "$T" | grep -q tmp' "a failed run leaves no output file behind"
+echo '{"input_ids":[[1,2]],"output_ids":[3,99999]}' | miso-pack -t byte -f jsonl >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "<stdin>:1: output_ids\[1\]: id 99999 outside the vocabulary (264)" "$T/err"' \
+    "a pre-tokenised id outside the vocabulary is rejected"
+echo '{"input_ids":[[1,2]],"output_ids":[3,99999]}' | miso-pack -q -f jsonl >"$T/nv.jsonl" 2>&1; rc=$?
+check '[ $rc = 0 ] && grep -q "\"labels\":\[-100,-100,-100,99999\]" "$T/nv.jsonl"' \
+    "without tokenizer or --vocab-size pre-tokenised ids are not range-checked"
+miso-pack --max-len x </dev/null >/dev/null 2>&1; rc=$?
+check '[ $rc = 2 ]' "a bad --max-len is a usage error"
+miso-pack --template nope </dev/null >/dev/null 2>&1; rc=$?
+check '[ $rc = 2 ]' "an unknown template is a usage error"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
