@@ -183,8 +183,9 @@ static int has_prefix(const char *l, size_t n, CrabPrefix p, size_t i, size_t *s
 }
 
 /* Split the block s[0..n) (lines, no leading newline) into constraints.
- * indent: each line must start with 4 spaces.  need_marker: refuse an
- * unmarked block.  Returns 0, or -1 with why set. */
+ * indent: each line must start with 4 spaces (wrappers 3-8, whose space
+ * join would stay on the wrapper's line, so one unmarked line is one
+ * constraint there).  need_marker: refuse an unmarked block.  Returns 0, or -1 with why set. */
 static int split_lines(CrabRecord *c, const char *s, size_t n, int indent, int need_marker, const char **why)
 {
     /* Collect line spans first. */
@@ -222,7 +223,7 @@ static int split_lines(CrabRecord *c, const char *s, size_t n, int indent, int n
         *why = "no wrapper text and no line markers: cannot tell the constraints from the instruction";
         return -1;
     }
-    if (found == CRAB_PREFIX_PLAIN && c->nCons == 1) {
+    if (found == CRAB_PREFIX_PLAIN && c->nCons == 1 && !indent) {
         *why = "the constraint block is one unmarked line: one constraint, or several joined by spaces";
         return -1;
     }
