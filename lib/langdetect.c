@@ -1,0 +1,711 @@
+/*
+ * langdetect.c - a port of Python langdetect 1.0.9 (detector.py,
+ * detector_factory.py, utils/ngram.py, utils/unicode_block.py,
+ * utils/messages.py) and of the parts of CPython's random.Random it uses.
+ * See langdetect.h.
+ */
+#include "langdetect.h"
+#include "nlpre.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_TRIAL 7
+#define ALPHA_DEFAULT 0.5
+#define ALPHA_WIDTH 0.05
+#define ITERATION_LIMIT 1000
+#define PROB_THRESHOLD 0.1
+#define CONV_THRESHOLD 0.99999
+#define BASE_FREQ 10000
+#define MAX_TEXT_LENGTH 10000
+
+/* ---- CPython random.Random (Modules/_randommodule.c, Lib/random.py) ----- */
+
+typedef struct {
+    uint32_t mt[624];
+    int mti;
+    int has_gauss;
+    double gauss_next;
+} PyRandom;
+
+static void mt_init_genrand(PyRandom *r, uint32_t s)
+{
+    r->mt[0] = s;
+    for (int i = 1; i < 624; i++)
+        r->mt[i] = 1812433253U * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + (uint32_t)i;
+    r->mti = 624;
+}
+
+static void mt_init_by_array(PyRandom *r, const uint32_t *key, size_t klen)
+{
+    mt_init_genrand(r, 19650218U);
+    size_t i = 1, j = 0;
+    for (size_t k = 624 > klen ? 624 : klen; k; k--) {
+        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525U)) + key[j] + (uint32_t)j;
+        i++;
+        j++;
+        if (i >= 624) {
+            r->mt[0] = r->mt[623];
+            i = 1;
+        }
+        if (j >= klen)
+            j = 0;
+    }
+    for (size_t k = 623; k; k--) {
+        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1566083941U)) - (uint32_t)i;
+        i++;
+        if (i >= 624) {
+            r->mt[0] = r->mt[623];
+            i = 1;
+        }
+    }
+    r->mt[0] = 0x80000000U;
+}
+
+static uint32_t mt_next(PyRandom *r)
+{
+    static const uint32_t mag01[2] = {0, 0x9908b0dfU};
+    uint32_t y;
+    if (r->mti >= 624) {
+        int kk;
+        for (kk = 0; kk < 624 - 397; kk++) {
+            y = (r->mt[kk] & 0x80000000U) | (r->mt[kk + 1] & 0x7fffffffU);
+            r->mt[kk] = r->mt[kk + 397] ^ (y >> 1) ^ mag01[y & 1];
+        }
+        for (; kk < 623; kk++) {
+            y = (r->mt[kk] & 0x80000000U) | (r->mt[kk + 1] & 0x7fffffffU);
+            r->mt[kk] = r->mt[kk + (397 - 624)] ^ (y >> 1) ^ mag01[y & 1];
+        }
+        y = (r->mt[623] & 0x80000000U) | (r->mt[0] & 0x7fffffffU);
+        r->mt[623] = r->mt[396] ^ (y >> 1) ^ mag01[y & 1];
+        r->mti = 0;
+    }
+    y = r->mt[r->mti++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680U;
+    y ^= (y << 15) & 0xefc60000U;
+    y ^= y >> 18;
+    return y;
+}
+
+/* random.seed(n) for a non-negative int n: key = n's 32-bit words, little end first. */
+static void pyrandom_seed(PyRandom *r, uint64_t n)
+{
+    uint32_t key[2] = {(uint32_t)n, (uint32_t)(n >> 32)};
+    mt_init_by_array(r, key, key[1] ? 2 : 1);
+    r->has_gauss = 0;
+}
+
+static double pyrandom_random(PyRandom *r)
+{
+    uint32_t a = mt_next(r) >> 5, b = mt_next(r) >> 6;
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+static double pyrandom_gauss(PyRandom *r, double mu, double sigma)
+{
+    double z;
+    if (r->has_gauss) {
+        z = r->gauss_next;
+        r->has_gauss = 0;
+    } else {
+        double x2pi = pyrandom_random(r) * 2.0 * M_PI;
+        double g2rad = sqrt(-2.0 * log(1.0 - pyrandom_random(r)));
+        z = cos(x2pi) * g2rad;
+        r->gauss_next = sin(x2pi) * g2rad;
+        r->has_gauss = 1;
+    }
+    return mu + z * sigma;
+}
+
+/* random._randbelow_with_getrandbits(n), n >= 1 and < 2^32. */
+static uint32_t pyrandom_below(PyRandom *r, uint32_t n)
+{
+    int k = 0;
+    for (uint32_t v = n; v; v >>= 1)
+        k++;
+    uint32_t x = mt_next(r) >> (32 - k);
+    while (x >= n)
+        x = mt_next(r) >> (32 - k);
+    return x;
+}
+
+/* ---- the detector -------------------------------------------------------- */
+
+/* n-grams (1..3 code points) packed as (c0+1) | (c1+1) << 21 | (c2+1) << 42. */
+typedef struct {
+    uint64_t *keys; /* 0 = empty */
+    uint32_t *rows;
+    size_t cap, n;
+} GramMap;
+
+struct LangDetector {
+    char **langs;
+    size_t nlang; /* profiles loaded */
+    size_t width; /* langsize: files in the profile folder (langdetect's quirk) */
+    GramMap grams;
+    double *prob; /* grams.n rows of width */
+    size_t prob_cap;
+    /* messages.properties tables */
+    uint32_t latin1_excluded[16];
+    size_t n_latin1_excluded;
+    uint32_t vi_alpha[64], vi_dmark[8];
+    size_t n_vi_alpha, n_vi_dmark;
+    uint32_t vi_norm[5][64];
+    uint32_t *cjk_keys, *cjk_vals; /* sorted by key */
+    size_t ncjk;
+    NlpRegex *url_re, *mail_re;
+};
+
+static uint64_t gram_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static long gram_get(const GramMap *m, uint64_t key)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = gram_hash(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key)
+            return m->rows[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+static uint32_t gram_add(LangDetector *d, uint64_t key)
+{
+    long r = gram_get(&d->grams, key);
+    if (r >= 0)
+        return (uint32_t)r;
+    GramMap *m = &d->grams;
+    if ((m->n + 1) * 2 > m->cap) {
+        GramMap g = {0};
+        g.cap = m->cap ? m->cap * 2 : 1024;
+        g.keys = xcalloc(g.cap, sizeof *g.keys);
+        g.rows = xcalloc(g.cap, sizeof *g.rows);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = gram_hash(m->keys[i]) & (g.cap - 1);
+                while (g.keys[j])
+                    j = (j + 1) & (g.cap - 1);
+                g.keys[j] = m->keys[i];
+                g.rows[j] = m->rows[i];
+            }
+        g.n = m->n;
+        free(m->keys);
+        free(m->rows);
+        *m = g;
+    }
+    size_t j = gram_hash(key) & (m->cap - 1);
+    while (m->keys[j])
+        j = (j + 1) & (m->cap - 1);
+    m->keys[j] = key;
+    m->rows[j] = (uint32_t)m->n;
+    d->prob = grow_array(d->prob, &d->prob_cap, size_mul(m->n + 1, d->width), sizeof *d->prob);
+    memset(d->prob + m->n * d->width, 0, d->width * sizeof *d->prob);
+    return (uint32_t)m->n++;
+}
+
+static uint64_t pack_gram(const uint32_t *c, size_t n)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k |= (uint64_t)(c[i] + 1) << (21 * i);
+    return k;
+}
+
+/* Decode UTF-8 (valid) into code points; returns the count. */
+static size_t decode_all(const char *s, size_t n, uint32_t *out)
+{
+    size_t k = 0, i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t l = utf8_decode(s + i, n - i, &cp);
+        out[k++] = cp;
+        i += l ? l : 1;
+    }
+    return k;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    StrBuf sb = SB_INIT;
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        sb_add(&sb, buf, got);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        sb_release(&sb);
+        return NULL;
+    }
+    return sb_detach(&sb, len);
+}
+
+/* A value of messages.properties: ASCII with \uXXXX escapes. */
+static size_t parse_escaped(const char *v, uint32_t *out, size_t max)
+{
+    size_t k = 0;
+    while (*v && k < max) {
+        if (v[0] == '\\' && v[1] == 'u') {
+            char hex[5] = {0};
+            memcpy(hex, v + 2, 4);
+            out[k++] = (uint32_t)strtoul(hex, NULL, 16);
+            v += 6;
+        } else {
+            uint32_t cp;
+            size_t l = utf8_decode(v, strlen(v), &cp);
+            out[k++] = cp;
+            v += l ? l : 1;
+        }
+    }
+    return k;
+}
+
+typedef struct {
+    uint32_t key, val;
+} Pair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    uint32_t x = ((const Pair *)a)->key, y = ((const Pair *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static int load_messages(LangDetector *d, const char *path, Err *err)
+{
+    static char where[4096];
+    snprintf(where, sizeof where, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set(err, where, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    uint32_t tmp[1024];
+    Pair *cjk = NULL;
+    size_t ncjk = 0, cjkcap = 0;
+    int have = 0;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        while (got && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *key = line, *val = eq + 1;
+        if (!strncmp(key, "NGram.KANJI_", 12)) {
+            size_t k = parse_escaped(val, tmp, 1024);
+            for (size_t i = 0; i < k; i++) {
+                cjk = grow_array(cjk, &cjkcap, ncjk + 1, sizeof *cjk);
+                cjk[ncjk++] = (Pair){tmp[i], tmp[0]};
+            }
+        } else if (!strcmp(key, "NGram.LATIN1_EXCLUDE")) {
+            d->n_latin1_excluded = parse_escaped(val, d->latin1_excluded, 16);
+            have |= 1;
+        } else if (!strcmp(key, "TO_NORMALIZE_VI_CHARS")) {
+            d->n_vi_alpha = parse_escaped(val, d->vi_alpha, 64);
+            have |= 2;
+        } else if (!strcmp(key, "DMARK_CLASS")) {
+            d->n_vi_dmark = parse_escaped(val, d->vi_dmark, 8);
+            have |= 4;
+        } else if (!strncmp(key, "NORMALIZED_VI_CHARS_", 20)) {
+            static const char *const marks[5] = {"0300", "0301", "0303", "0309", "0323"};
+            for (int m = 0; m < 5; m++)
+                if (!strcmp(key + 20, marks[m])) {
+                    parse_escaped(val, d->vi_norm[m], 64);
+                    have |= 8 << m;
+                }
+        }
+    }
+    free(line);
+    fclose(f);
+    if (have != 0xff || d->n_vi_dmark != 5) {
+        free(cjk);
+        err_set(err, where, 0, "missing or malformed NGram/Vietnamese tables");
+        return -1;
+    }
+    /* CJK_MAP: the last class naming a character wins (a dict update). */
+    Pair *sorted = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *sorted));
+    memcpy(sorted, cjk, ncjk * sizeof *sorted);
+    /* stable: sort indices by key, then keep the last occurrence */
+    for (size_t i = 0; i < ncjk; i++)
+        sorted[i].val = (uint32_t)i;
+    qsort(sorted, ncjk, sizeof *sorted, cmp_pair);
+    d->cjk_keys = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *d->cjk_keys));
+    d->cjk_vals = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *d->cjk_vals));
+    size_t n = 0;
+    for (size_t i = 0; i < ncjk; i++) {
+        size_t last = sorted[i].val;
+        while (i + 1 < ncjk && sorted[i + 1].key == sorted[i].key) {
+            i++;
+            if (sorted[i].val > last)
+                last = sorted[i].val;
+        }
+        d->cjk_keys[n] = cjk[last].key;
+        d->cjk_vals[n] = cjk[last].val;
+        n++;
+    }
+    d->ncjk = n;
+    free(sorted);
+    free(cjk);
+    return 0;
+}
+
+static int load_profile(LangDetector *d, const char *path, size_t index, Err *err)
+{
+    static char where[4096];
+    snprintf(where, sizeof where, "%s", path);
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) {
+        err_set(err, where, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    cJSON *name = j ? cJSON_GetObjectItemCaseSensitive(j, "name") : NULL;
+    cJSON *freq = j ? cJSON_GetObjectItemCaseSensitive(j, "freq") : NULL;
+    cJSON *nw = j ? cJSON_GetObjectItemCaseSensitive(j, "n_words") : NULL;
+    if (!cJSON_IsString(name) || !cJSON_IsObject(freq) || !cJSON_IsArray(nw) || cJSON_GetArraySize(nw) < 3) {
+        cJSON_Delete(j);
+        err_set(err, where, 0, "profile format error");
+        return -1;
+    }
+    for (size_t i = 0; i < d->nlang; i++)
+        if (!strcmp(d->langs[i], name->valuestring)) {
+            cJSON_Delete(j);
+            err_set(err, where, 0, "duplicate language profile '%s'", name->valuestring);
+            return -1;
+        }
+    double n_words[3];
+    for (int i = 0; i < 3; i++)
+        n_words[i] = cJSON_GetArrayItem(nw, i)->valuedouble;
+    d->langs[index] = xstrdup(name->valuestring);
+    uint32_t cps[4];
+    for (cJSON *it = freq->child; it; it = it->next) {
+        const char *w = it->string;
+        size_t wl = strlen(w), ncp = nlpre_cplen(w, wl);
+        if (ncp < 1 || ncp > 3 || !utf8_valid(w, wl, NULL))
+            continue;
+        decode_all(w, wl, cps);
+        uint32_t row = gram_add(d, pack_gram(cps, ncp));
+        d->prob[(size_t)row * d->width + index] = 1.0 * it->valuedouble / n_words[ncp - 1];
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+LangDetector *langdetect_load(const char *dir, Err *err)
+{
+    static char where[4096];
+    snprintf(where, sizeof where, "%s", dir);
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        err_set(err, where, 0, "cannot open profile folder: %s", strerror(errno));
+        return NULL;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0, nfiles = 0;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        nfiles++;
+        if (de->d_name[0] == '.')
+            continue;
+        names = grow_array(names, &cap, n + 1, sizeof *names);
+        names[n++] = xstrdup(de->d_name);
+    }
+    closedir(dh);
+    if (n < 2) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        err_set(err, where, 0, "need at least 2 language profiles");
+        return NULL;
+    }
+    /* langdetect uses os.listdir order; we use sorted order, so the result
+     * does not depend on the file system. */
+    qsort(names, n, sizeof *names, cmp_str);
+    LangDetector *d = xcalloc(1, sizeof *d);
+    d->width = nfiles;
+    d->langs = xcalloc(n, sizeof *d->langs);
+    StrBuf p = SB_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sb_reset(&p);
+        sb_addf(&p, "%s/%s", dir, names[i]);
+        rc = load_profile(d, p.buf, d->nlang, err);
+        if (rc == 0)
+            d->nlang++;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc == 0) {
+        sb_reset(&p);
+        sb_addf(&p, "%s/../messages.properties", dir);
+        rc = load_messages(d, p.buf, err);
+    }
+    sb_release(&p);
+    if (rc == 0 && (!(d->url_re = nlpre_compile("https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076}", 0, err)) ||
+                    !(d->mail_re = nlpre_compile("[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}", 0, err))))
+        rc = -1;
+    if (rc) {
+        langdetect_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+const LangDetector *langdetect_default(Err *err)
+{
+    static LangDetector *cached;
+    if (!cached)
+        cached = langdetect_load(util_datapath("langdetect/profiles"), err);
+    return cached;
+}
+
+void langdetect_free(LangDetector *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nlang; i++)
+        free(d->langs[i]);
+    free(d->langs);
+    free(d->grams.keys);
+    free(d->grams.rows);
+    free(d->prob);
+    free(d->cjk_keys);
+    free(d->cjk_vals);
+    nlpre_free(d->url_re);
+    nlpre_free(d->mail_re);
+    free(d);
+}
+
+static int is_upper(uint32_t c)
+{
+    if (c < 0x80)
+        return c >= 'A' && c <= 'Z';
+    char buf[4];
+    size_t k = utf8_encode(c, buf);
+    return nlpre_first_case(buf, k) == NLPRE_UPPER;
+}
+
+/* NGram.normalize */
+static uint32_t normalize(const LangDetector *d, uint32_t ch)
+{
+    if (ch <= 0x7f)
+        return (ch < 'A' || (ch > 'Z' && ch < 'a') || ch > 'z') ? ' ' : ch;
+    if (ch <= 0xff) {
+        for (size_t i = 0; i < d->n_latin1_excluded; i++)
+            if (d->latin1_excluded[i] == ch)
+                return ' ';
+        return ch;
+    }
+    if (ch >= 0x180 && ch <= 0x24f)
+        return ch == 0x219 ? 0x15f : ch == 0x21b ? 0x163 : ch;
+    if (ch >= 0x2000 && ch <= 0x206f)
+        return ' ';
+    if (ch >= 0x600 && ch <= 0x6ff)
+        return ch == 0x6cc ? 0x64a : ch;
+    if (ch >= 0x1e00 && ch <= 0x1eff)
+        return ch >= 0x1ea0 ? 0x1ec3 : ch;
+    if (ch >= 0x3040 && ch <= 0x309f)
+        return 0x3042;
+    if (ch >= 0x30a0 && ch <= 0x30ff)
+        return 0x30a2;
+    if ((ch >= 0x3100 && ch <= 0x312f) || (ch >= 0x31a0 && ch <= 0x31bf))
+        return 0x3105;
+    if (ch >= 0x4e00 && ch <= 0x9fff) {
+        size_t lo = 0, hi = d->ncjk;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (d->cjk_keys[mid] < ch)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo < d->ncjk && d->cjk_keys[lo] == ch ? d->cjk_vals[lo] : ch;
+    }
+    if (ch >= 0xac00 && ch <= 0xd7af)
+        return 0xac00;
+    return ch;
+}
+
+static long index_of(const uint32_t *set, size_t n, uint32_t c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] == c)
+            return (long)i;
+    return -1;
+}
+
+const char *langdetect_detect(const LangDetector *d, const char *text, size_t n, uint64_t seed)
+{
+    StrBuf valid = SB_INIT, a = SB_INIT, b = SB_INIT;
+    text = nlpre_valid_copy(text, &n, &valid);
+    NlpMatch *md = nlpre_match_new();
+    /* Detector.append: URLs and e-mail addresses become spaces. */
+    nlpre_sub(d->url_re, text, n, " ", md, &a);
+    nlpre_sub(d->mail_re, a.buf, a.len, " ", md, &b);
+    nlpre_match_free(md);
+    size_t ncp = 0;
+    uint32_t *cp = xmalloc(size_mul(b.len + 1, sizeof *cp));
+    ncp = decode_all(b.buf, b.len, cp);
+    sb_release(&valid);
+    sb_release(&a);
+    sb_release(&b);
+
+    /* NGram.normalize_vi */
+    size_t k = 0;
+    for (size_t i = 0; i < ncp; i++) {
+        long al, dm;
+        if (i + 1 < ncp && (al = index_of(d->vi_alpha, d->n_vi_alpha, cp[i])) >= 0 &&
+            (dm = index_of(d->vi_dmark, d->n_vi_dmark, cp[i + 1])) >= 0) {
+            cp[k++] = d->vi_norm[dm][al];
+            i++;
+        } else {
+            cp[k++] = cp[i];
+        }
+    }
+    ncp = k;
+    /* Collapse runs of spaces within the first MAX_TEXT_LENGTH characters. */
+    uint32_t pre = 0;
+    k = 0;
+    for (size_t i = 0; i < ncp && i < MAX_TEXT_LENGTH; i++) {
+        uint32_t ch = cp[i];
+        if (ch != ' ' || pre != ' ')
+            cp[k++] = ch;
+        pre = ch;
+    }
+    ncp = k;
+    /* Detector.cleaning_text (the block test there compares an int with a
+     * string, so every character from U+0300 up counts as non-Latin). */
+    size_t latin = 0, nonlatin = 0;
+    for (size_t i = 0; i < ncp; i++) {
+        if (cp[i] >= 'A' && cp[i] <= 'z')
+            latin++;
+        else if (cp[i] >= 0x300)
+            nonlatin++;
+    }
+    if (latin * 2 < nonlatin) {
+        k = 0;
+        for (size_t i = 0; i < ncp; i++)
+            if (cp[i] < 'A' || cp[i] > 'z')
+                cp[k++] = cp[i];
+        ncp = k;
+    }
+    /* Detector._extract_ngrams */
+    uint32_t *rows = xmalloc(size_mul(3 * ncp + 1, sizeof *rows));
+    size_t nrows = 0;
+    uint32_t grams[3] = {' ', 0, 0};
+    size_t glen = 1;
+    int capital = 0;
+    for (size_t i = 0; i < ncp; i++) {
+        uint32_t ch = normalize(d, cp[i]);
+        uint32_t last = grams[glen - 1];
+        int skip_add = 0;
+        if (last == ' ') {
+            grams[0] = ' ';
+            glen = 1;
+            capital = 0;
+            if (ch == ' ')
+                skip_add = 1;
+        } else if (glen >= 3) {
+            grams[0] = grams[1];
+            grams[1] = grams[2];
+            glen = 2;
+        }
+        if (!skip_add) {
+            grams[glen++] = ch;
+            if (is_upper(ch)) {
+                if (is_upper(last))
+                    capital = 1;
+            } else {
+                capital = 0;
+            }
+        }
+        if (capital)
+            continue;
+        for (size_t g = 1; g <= 3; g++) {
+            if (glen < g)
+                break;
+            const uint32_t *w = grams + glen - g;
+            if (g == 1 && w[0] == ' ')
+                continue;
+            long r = gram_get(&d->grams, pack_gram(w, g));
+            if (r >= 0)
+                rows[nrows++] = (uint32_t)r;
+        }
+    }
+    free(cp);
+    if (!nrows) {
+        free(rows);
+        return NULL;
+    }
+    /* Detector._detect_block */
+    size_t L = d->nlang, stride = d->width;
+    double *langprob = xcalloc(L, sizeof *langprob);
+    double *prob = xmalloc(size_mul(L, sizeof *prob));
+    PyRandom rnd;
+    pyrandom_seed(&rnd, seed);
+    for (int t = 0; t < N_TRIAL; t++) {
+        for (size_t j = 0; j < L; j++)
+            prob[j] = 1.0 / (double)d->nlang;
+        double alpha = ALPHA_DEFAULT + pyrandom_gauss(&rnd, 0.0, 1.0) * ALPHA_WIDTH;
+        double weight = alpha / BASE_FREQ;
+        for (int i = 0;; i++) {
+            const double *lp = d->prob + (size_t)rows[pyrandom_below(&rnd, (uint32_t)nrows)] * stride;
+            for (size_t j = 0; j < L; j++)
+                prob[j] *= weight + lp[j];
+            if (i % 5 == 0) {
+                double maxp = 0.0, sump = 0.0;
+                for (size_t j = 0; j < L; j++)
+                    sump += prob[j];
+                for (size_t j = 0; j < L; j++) {
+                    double p = prob[j] / sump;
+                    if (maxp < p)
+                        maxp = p;
+                    prob[j] = p;
+                }
+                if (maxp > CONV_THRESHOLD || i >= ITERATION_LIMIT)
+                    break;
+            }
+        }
+        for (size_t j = 0; j < L; j++)
+            langprob[j] += prob[j] / N_TRIAL;
+    }
+    /* _sort_probability: p > PROB_THRESHOLD, highest first, the first of equals wins. */
+    const char *best = "unknown";
+    double bestp = 0.0;
+    for (size_t j = 0; j < d->nlang; j++)
+        if (langprob[j] > PROB_THRESHOLD && langprob[j] > bestp) {
+            bestp = langprob[j];
+            best = d->langs[j];
+        }
+    free(langprob);
+    free(prob);
+    free(rows);
+    return best;
+}

@@ -1,0 +1,574 @@
+/*
+ * punkt.c - nltk's PunktSentenceTokenizer (tokenize only, no training).
+ * See punkt.h.  The comments name the nltk 3.8 methods each part mirrors.
+ */
+#include "punkt.h"
+#include "nlpre.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Ortho context flags (punkt.py _ORTHO_*). */
+enum {
+    ORTHO_BEG_UC = 1 << 1,
+    ORTHO_MID_UC = 1 << 2,
+    ORTHO_UNK_UC = 1 << 3,
+    ORTHO_BEG_LC = 1 << 4,
+    ORTHO_MID_LC = 1 << 5,
+    ORTHO_UNK_LC = 1 << 6,
+    ORTHO_UC = ORTHO_BEG_UC | ORTHO_MID_UC | ORTHO_UNK_UC,
+    ORTHO_LC = ORTHO_BEG_LC | ORTHO_MID_LC | ORTHO_UNK_LC,
+};
+
+/* A string set / map: open addressing, FNV-1a. */
+typedef struct {
+    char **keys;
+    int *vals;
+    size_t cap, n;
+} StrMap;
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void map_put(StrMap *m, const char *k, size_t kn, int v)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        StrMap g = {0};
+        g.cap = m->cap ? m->cap * 2 : 64;
+        g.keys = xcalloc(g.cap, sizeof *g.keys);
+        g.vals = xcalloc(g.cap, sizeof *g.vals);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = fnv(m->keys[i], strlen(m->keys[i])) & (g.cap - 1);
+                while (g.keys[j])
+                    j = (j + 1) & (g.cap - 1);
+                g.keys[j] = m->keys[i];
+                g.vals[j] = m->vals[i];
+            }
+        g.n = m->n;
+        free(m->keys);
+        free(m->vals);
+        *m = g;
+    }
+    size_t j = fnv(k, kn) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (strlen(m->keys[j]) == kn && !memcmp(m->keys[j], k, kn)) {
+            m->vals[j] = v;
+            return;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = xstrndup(k, kn);
+    m->vals[j] = v;
+    m->n++;
+}
+
+/* Value for k, or -1 when absent. */
+static int map_get(const StrMap *m, const char *k, size_t kn)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = fnv(k, kn) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (!memcmp(m->keys[j], k, kn) && m->keys[j][kn] == '\0')
+            return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+static void map_free(StrMap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+}
+
+struct PunktModel {
+    StrMap abbrev, colloc, starters, ortho;
+    NlpRegex *re_word;    /* PunktLanguageVars._word_tokenizer_re */
+    NlpRegex *re_period;  /* PunktLanguageVars.period_context_re */
+    NlpRegex *re_realign; /* PunktLanguageVars.re_boundary_realignment */
+    NlpRegex *re_number;  /* PunktToken._RE_NUMERIC */
+    NlpRegex *re_initial; /* PunktToken._RE_INITIAL */
+};
+
+#define NONWORD "(?:[)\";}\\]*:@'({\\[?!])"
+#define MULTICHAR "(?:-{2,}|\\.{2,}|(?:\\." NLPRE_S "){2,}\\.)"
+
+static const char *const word_pat =
+    MULTICHAR "|(?=[^(\"`{\\[:;&#*@)}\\]\\-,])" NLPRE_NS "+?(?=" NLPRE_S "|$|" NONWORD "|" MULTICHAR
+    "|,(?=$|" NLPRE_S "|" NONWORD "|" MULTICHAR "))|" NLPRE_NS;
+static const char *const period_pat =
+    "[.?!](?=(" NONWORD "|" NLPRE_S "+(" NLPRE_NS "+)))";
+static const char *const realign_pat = "[\"')\\]}]+?(?:" NLPRE_S "+|(?=--)|$)";
+static const char *const initial_pat = "[\\p{L}\\p{Nl}\\p{No}_]\\.$";
+static const char *const number_pat = "^-?[.,]?\\p{Nd}[\\p{Nd},.\\-]*\\.?$";
+
+/* Read a text file into lines (without "\n"); calls fn for each. */
+static int read_lines(const char *path, Err *err, int (*fn)(PunktModel *, const char *, size_t, const char *, long, Err *),
+                      PunktModel *m)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set(err, path, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long lineno = 0;
+    int rc = 0;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        if (n && line[n - 1] == '\n')
+            n--;
+        if (!utf8_valid(line, n, NULL)) {
+            err_set(err, path, lineno, "invalid UTF-8");
+            rc = -1;
+            break;
+        }
+        if (fn(m, line, n, path, lineno, err) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        err_set(err, path, 0, "read error: %s", strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int add_abbrev(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+{
+    (void)p, (void)l, (void)e;
+    map_put(&m->abbrev, s, n, 1);
+    return 0;
+}
+
+static int add_starter(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+{
+    (void)p, (void)l, (void)e;
+    map_put(&m->starters, s, n, 1);
+    return 0;
+}
+
+static int add_colloc(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+{
+    const char *tab = memchr(s, '\t', n);
+    if (!tab || memchr(tab + 1, '\t', n - (size_t)(tab + 1 - s))) {
+        err_set(e, p, l, "expected two tab-separated words");
+        return -1;
+    }
+    map_put(&m->colloc, s, n, 1);
+    return 0;
+}
+
+static int add_ortho(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+{
+    const char *tab = memchr(s, '\t', n);
+    if (!tab) {
+        err_set(e, p, l, "expected 'type<TAB>flags'");
+        return -1;
+    }
+    long v = 0;
+    const char *q = tab + 1;
+    if (q == s + n) {
+        err_set(e, p, l, "missing flags");
+        return -1;
+    }
+    for (; q < s + n; q++) {
+        if (*q < '0' || *q > '9' || v > 100000) {
+            err_set(e, p, l, "bad flags '%.*s'", (int)(s + n - tab - 1), tab + 1);
+            return -1;
+        }
+        v = v * 10 + (*q - '0');
+    }
+    map_put(&m->ortho, s, (size_t)(tab - s), (int)v);
+    return 0;
+}
+
+PunktModel *punkt_load(const char *dir, Err *err)
+{
+    PunktModel *m = xcalloc(1, sizeof *m);
+    StrBuf p = SB_INIT;
+    static const struct {
+        const char *name;
+        int (*fn)(PunktModel *, const char *, size_t, const char *, long, Err *);
+    } files[] = {
+        {"abbrev_types.txt", add_abbrev},
+        {"collocations.tab", add_colloc},
+        {"sent_starters.txt", add_starter},
+        {"ortho_context.tab", add_ortho},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        sb_reset(&p);
+        sb_addf(&p, "%s/%s", dir, files[i].name);
+        /* err->file must outlive the call: point it at a static name on failure. */
+        if (read_lines(p.buf, err, files[i].fn, m) < 0) {
+            static char where[4096];
+            snprintf(where, sizeof where, "%s", p.buf);
+            err->file = where;
+            sb_release(&p);
+            punkt_free(m);
+            return NULL;
+        }
+    }
+    sb_release(&p);
+    if (!(m->re_word = nlpre_compile(word_pat, 0, err)) || !(m->re_period = nlpre_compile(period_pat, 0, err)) ||
+        !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE, err)) ||
+        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, 0, err))) {
+        punkt_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+const PunktModel *punkt_english(Err *err)
+{
+    static PunktModel *cached;
+    if (!cached)
+        cached = punkt_load(util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english"), err);
+    return cached;
+}
+
+void punkt_free(PunktModel *m)
+{
+    if (!m)
+        return;
+    map_free(&m->abbrev);
+    map_free(&m->colloc);
+    map_free(&m->starters);
+    map_free(&m->ortho);
+    nlpre_free(m->re_word);
+    nlpre_free(m->re_period);
+    nlpre_free(m->re_realign);
+    nlpre_free(m->re_number);
+    nlpre_free(m->re_initial);
+    free(m);
+}
+
+/* ---- PunktToken ---------------------------------------------------------- */
+
+typedef struct {
+    const char *tok; /* into the text */
+    size_t len;
+    size_t type_off, type_len; /* into the scratch buffer of types */
+    unsigned char sentbreak, abbr, ellipsis, period_final;
+} Tok;
+
+typedef struct {
+    Tok *t;
+    size_t n, cap;
+    StrBuf types;
+    StrBuf tmp;
+    NlpMatch *md;
+} Ctx;
+
+static const char *tok_type(const Ctx *c, const Tok *t) { return c->types.buf + t->type_off; }
+
+/* "\.\.+$" matched at the start. */
+static int is_ellipsis(const Tok *t)
+{
+    if (t->len < 2)
+        return 0;
+    for (size_t i = 0; i < t->len; i++)
+        if (t->tok[i] != '.')
+            return 0;
+    return 1;
+}
+
+/* "[^\W\d]\.$" matched at the start: one letter-like code point then ".". */
+static int is_initial(const PunktModel *m, Ctx *c, const Tok *t)
+{
+    if (t->len < 2 || t->len > 5 || t->tok[t->len - 1] != '.')
+        return 0;
+    return nlpre_match_anchored(m->re_initial, t->tok, t->len, 0, c->md) > 0;
+}
+
+/* PunktToken.__init__: type = _RE_NUMERIC.sub("##number##", tok.lower()). */
+static void add_token(const PunktModel *m, Ctx *c, const char *s, size_t n)
+{
+    c->t = grow_array(c->t, &c->cap, c->n + 1, sizeof *c->t);
+    Tok *t = &c->t[c->n++];
+    memset(t, 0, sizeof *t);
+    t->tok = s;
+    t->len = n;
+    t->period_final = n && s[n - 1] == '.';
+    sb_reset(&c->tmp);
+    nlpre_lower(s, n, &c->tmp);
+    t->type_off = c->types.len;
+    if (nlpre_match(m->re_number, c->tmp.buf, c->tmp.len, 0, c->md) > 0)
+        sb_adds(&c->types, "##number##");
+    else
+        sb_add(&c->types, c->tmp.buf, c->tmp.len);
+    t->type_len = c->types.len - t->type_off;
+    sb_addc(&c->types, '\0');
+}
+
+/* PunktBaseClass._tokenize_words: lines with non-blank content, punkt word regex findall. */
+static void tokenize_words(const PunktModel *m, Ctx *c, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i <= n) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - s) : n;
+        if (!nlpre_is_blank(s + i, e - i)) {
+            size_t pos = i;
+            while (pos < e) {
+                int rc = nlpre_match(m->re_word, s, e, pos, c->md);
+                if (rc <= 0)
+                    break;
+                size_t ms = nlpre_start(c->md, 0), me = nlpre_end(c->md, 0);
+                add_token(m, c, s + ms, me - ms);
+                pos = me > ms ? me : me + 1;
+            }
+        }
+        if (!nl)
+            break;
+        i = e + 1;
+    }
+}
+
+/* PunktBaseClass._first_pass_annotation */
+static void first_pass(const PunktModel *m, Ctx *c, Tok *t)
+{
+    if (t->len == 1 && (t->tok[0] == '.' || t->tok[0] == '?' || t->tok[0] == '!')) {
+        t->sentbreak = 1;
+    } else if (is_ellipsis(t)) {
+        t->ellipsis = 1;
+    } else if (t->period_final && !(t->len >= 2 && t->tok[t->len - 2] == '.')) {
+        sb_reset(&c->tmp);
+        nlpre_lower(t->tok, t->len - 1, &c->tmp);
+        const char *low = c->tmp.buf;
+        size_t ln = c->tmp.len;
+        const char *dash = memrchr(low, '-', ln);
+        const char *last = dash ? dash + 1 : low;
+        if (map_get(&m->abbrev, low, ln) > 0 || map_get(&m->abbrev, last, (size_t)(low + ln - last)) > 0)
+            t->abbr = 1;
+        else
+            t->sentbreak = 1;
+    }
+}
+
+/* type_no_period / type_no_sentperiod: (pointer, length) into types. */
+static size_t type_no_period(const Ctx *c, const Tok *t, const char **p)
+{
+    const char *ty = tok_type(c, t);
+    *p = ty;
+    if (nlpre_cplen(ty, t->type_len) > 1 && ty[t->type_len - 1] == '.')
+        return t->type_len - 1;
+    return t->type_len;
+}
+
+static size_t type_no_sentperiod(const Ctx *c, const Tok *t, const char **p)
+{
+    if (t->sentbreak)
+        return type_no_period(c, t, p);
+    *p = tok_type(c, t);
+    return t->type_len;
+}
+
+static int ortho_of(const PunktModel *m, const char *k, size_t n)
+{
+    int v = map_get(&m->ortho, k, n);
+    return v < 0 ? 0 : v;
+}
+
+enum { OH_FALSE = 0, OH_TRUE = 1, OH_UNKNOWN = 2 };
+
+/* PunktSentenceTokenizer._ortho_heuristic */
+static int ortho_heuristic(const PunktModel *m, const Ctx *c, const Tok *t)
+{
+    if (t->len == 1 && strchr(";:,.!?", t->tok[0]))
+        return OH_FALSE;
+    const char *k;
+    size_t kn = type_no_sentperiod(c, t, &k);
+    int oc = ortho_of(m, k, kn);
+    int fc = nlpre_first_case(t->tok, t->len);
+    if (fc == NLPRE_UPPER && (oc & ORTHO_LC) && !(oc & ORTHO_MID_UC))
+        return OH_TRUE;
+    if (fc == NLPRE_LOWER && ((oc & ORTHO_UC) || !(oc & ORTHO_BEG_LC)))
+        return OH_FALSE;
+    return OH_UNKNOWN;
+}
+
+/* PunktSentenceTokenizer._second_pass_annotation */
+static void second_pass(const PunktModel *m, Ctx *c, Tok *t1, const Tok *t2)
+{
+    if (!t1->period_final)
+        return;
+    const char *typ, *next;
+    size_t typn = type_no_period(c, t1, &typ);
+    size_t nextn = type_no_sentperiod(c, t2, &next);
+    int initial = is_initial(m, c, t1);
+    sb_reset(&c->tmp);
+    sb_add(&c->tmp, typ, typn);
+    sb_addc(&c->tmp, '\t');
+    sb_add(&c->tmp, next, nextn);
+    if (map_get(&m->colloc, c->tmp.buf, c->tmp.len) > 0) {
+        t1->sentbreak = 0;
+        t1->abbr = 1;
+        return;
+    }
+    if ((t1->abbr || t1->ellipsis) && !initial) {
+        int h = ortho_heuristic(m, c, t2);
+        if (h == OH_TRUE) {
+            t1->sentbreak = 1;
+            return;
+        }
+        if (nlpre_first_case(t2->tok, t2->len) == NLPRE_UPPER && map_get(&m->starters, next, nextn) > 0) {
+            t1->sentbreak = 1;
+            return;
+        }
+    }
+    if (initial || (typn == 10 && !memcmp(typ, "##number##", 10))) {
+        int h = ortho_heuristic(m, c, t2);
+        if (h == OH_FALSE) {
+            t1->sentbreak = 0;
+            t1->abbr = 1;
+            return;
+        }
+        if (h == OH_UNKNOWN && initial && nlpre_first_case(t2->tok, t2->len) == NLPRE_UPPER &&
+            !(ortho_of(m, next, nextn) & ORTHO_LC)) {
+            t1->sentbreak = 0;
+            t1->abbr = 1;
+        }
+    }
+}
+
+/* PunktSentenceTokenizer.text_contains_sentbreak */
+static int contains_sentbreak(const PunktModel *m, Ctx *c, const char *s, size_t n)
+{
+    c->n = 0;
+    sb_reset(&c->types);
+    tokenize_words(m, c, s, n);
+    for (size_t i = 0; i < c->n; i++)
+        first_pass(m, c, &c->t[i]);
+    /* Token i is annotated with i+1 seen after its first pass only; a
+     * break on any token but the last means the text holds a break. */
+    for (size_t i = 0; i + 1 < c->n; i++) {
+        second_pass(m, c, &c->t[i], &c->t[i + 1]);
+        if (c->t[i].sentbreak)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    size_t start, end; /* the end character */
+    size_t after_end;  /* end of the after_tok group */
+    size_t next_tok;   /* start of next_tok, or SIZE_MAX */
+    size_t word;       /* start of the word before (prev_word_slice.start) */
+} Cand;
+
+static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'; }
+
+size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
+{
+    Ctx c = {0};
+    c.types = (StrBuf)SB_INIT;
+    c.tmp = (StrBuf)SB_INIT;
+    c.md = nlpre_match_new();
+    Span *sl = NULL; /* _slices_from_text */
+    size_t nsl = 0, capsl = 0;
+    size_t last_break = 0;
+
+    /* _match_potential_end_contexts: a candidate is emitted when the next
+     * one does not overlap it. */
+    int have_prev = 0;
+    Cand prev = {0};
+    size_t prev_slice_start = 0, prev_slice_stop = 0;
+    size_t pos = 0;
+    for (;;) {
+        Cand cur;
+        int more = pos <= n && nlpre_match(m->re_period, text, n, pos, c.md) > 0;
+        if (more) {
+            cur.start = nlpre_start(c.md, 0);
+            cur.end = nlpre_end(c.md, 0);
+            cur.after_end = nlpre_end(c.md, 1);
+            cur.next_tok = nlpre_group_set(c.md, 2) ? nlpre_start(c.md, 2) : SIZE_MAX;
+            size_t i = cur.start;
+            size_t idx = 0; /* _get_last_whitespace_index of text[prev_slice_stop:start] */
+            while (i > prev_slice_stop) {
+                i--;
+                if (is_ascii_ws(text[i])) {
+                    idx = i - prev_slice_stop;
+                    break;
+                }
+            }
+            cur.word = idx ? prev_slice_stop + idx + 1 : prev_slice_start;
+            pos = cur.end;
+        }
+        int emit = have_prev && (!more || prev_slice_stop <= cur.word);
+        if (emit) {
+            if (contains_sentbreak(m, &c, text + prev.word, prev.after_end - prev.word)) {
+                sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
+                sl[nsl].start = last_break;
+                sl[nsl].end = prev.end;
+                nsl++;
+                last_break = prev.next_tok != SIZE_MAX ? prev.next_tok : prev.end;
+            }
+        }
+        if (!more)
+            break;
+        prev = cur;
+        have_prev = 1;
+        prev_slice_start = cur.word;
+        prev_slice_stop = cur.start;
+    }
+    sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
+    sl[nsl].start = last_break;
+    sl[nsl].end = nlpre_rstrip_len(text, n);
+    nsl++;
+
+    /* _realign_boundaries */
+    Span *out = NULL;
+    size_t nout = 0, capout = 0;
+    size_t realign = 0;
+    for (size_t i = 0; i < nsl; i++) {
+        size_t s1s = sl[i].start + realign, s1e = sl[i].end;
+        int nonempty = s1s < s1e;
+        if (i + 1 == nsl) {
+            if (nonempty) {
+                out = grow_array(out, &capout, nout + 1, sizeof *out);
+                out[nout++] = (Span){s1s, s1e};
+            }
+            continue;
+        }
+        size_t s2s = sl[i + 1].start, s2e = sl[i + 1].end;
+        int rc = s2s <= s2e ? nlpre_match_anchored(m->re_realign, text, s2e, s2s, c.md) : 0;
+        if (rc > 0) {
+            size_t me = nlpre_end(c.md, 0);
+            size_t kept = nlpre_rstrip_len(text + s2s, me - s2s);
+            out = grow_array(out, &capout, nout + 1, sizeof *out);
+            out[nout++] = (Span){s1s, s2s + kept};
+            realign = me - s2s;
+        } else {
+            realign = 0;
+            if (nonempty) {
+                out = grow_array(out, &capout, nout + 1, sizeof *out);
+                out[nout++] = (Span){s1s, s1e};
+            }
+        }
+    }
+    free(sl);
+    free(c.t);
+    sb_release(&c.types);
+    sb_release(&c.tmp);
+    nlpre_match_free(c.md);
+    *spans = out;
+    return nout;
+}

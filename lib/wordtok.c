@@ -1,0 +1,153 @@
+/*
+ * wordtok.c - nltk.word_tokenize: Punkt sentences, then NLTKWordTokenizer
+ * (nltk/tokenize/destructive.py, nltk 3.8) on each.  See wordtok.h.
+ */
+#include "wordtok.h"
+#include "nlpre.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define W NLPRE_W
+#define S NLPRE_S
+
+typedef struct {
+    const char *pat;
+    unsigned flags;
+    const char *repl;
+} Rule;
+
+/* The substitutions, in the order NLTKWordTokenizer.tokenize applies them.
+ * A NULL pattern marks where " " + text + " " happens. */
+static const Rule rules[] = {
+    /* STARTING_QUOTES */
+    {"([«“‘„]|[`]+)", 0, " $1 "},
+    {"^\"", 0, "``"},
+    {"(``)", 0, " $1 "},
+    {"([ (\\[{<])(\"|'{2})", 0, "$1 `` "},
+    {"(')(?!re|ve|ll|m|t|s|d|n)(" W ")(?!" W ")", NLPRE_CASELESS, "$1 $2"},
+    /* PUNCTUATION */
+    {"([^.])(\\.)([\\])}>\"'»”’ ]*)" S "*$", 0, "$1 $2 $3 "},
+    {"([:,])([^\\p{Nd}])", 0, " $1 $2"},
+    {"([:,])$", 0, " $1 "},
+    {"\\.{2,}", 0, " $0 "},
+    {"[;@#$%&]", 0, " $0 "},
+    {"([^.])(\\.)([\\])}>\"']*)" S "*$", 0, "$1 $2$3 "},
+    {"[?!]", 0, " $0 "},
+    {"([^'])' ", 0, "$1 ' "},
+    {"[*]", 0, " $0 "},
+    /* PARENS_BRACKETS */
+    {"[\\]\\[(){}<>]", 0, " $0 "},
+    /* DOUBLE_DASHES */
+    {"--", 0, " -- "},
+    {NULL, 0, NULL},
+    /* ENDING_QUOTES */
+    {"([»”’])", 0, " $1 "},
+    {"''", 0, " '' "},
+    {"\"", 0, " '' "},
+    {"([^' ])('[sS]|'[mM]|'[dD]|') ", 0, "$1 $2 "},
+    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", 0, "$1 $2 "},
+    /* CONTRACTIONS2 */
+    {"(?<!" W ")(can)(not)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(d)('ye)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(gim)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(gon)(na)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(got)(ta)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(lem)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(more)('n)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(wan)(na)(?=" S ")", NLPRE_CASELESS, " $1 $2 "},
+    /* CONTRACTIONS3 */
+    {" ('t)(is)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {" ('t)(was)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+};
+#define NRULES (sizeof rules / sizeof *rules)
+
+static NlpRegex *compiled[NRULES];
+static int compiled_ok;
+
+static int compile_rules(void)
+{
+    if (compiled_ok)
+        return 1;
+    for (size_t i = 0; i < NRULES; i++) {
+        Err err;
+        if (rules[i].pat && !compiled[i] && !(compiled[i] = nlpre_compile(rules[i].pat, rules[i].flags, &err)))
+            return 0;
+    }
+    compiled_ok = 1;
+    return 1;
+}
+
+/* Split on str.split() whitespace, appending tokens. */
+static void split_ws(const char *s, size_t n, char ***tok, size_t *ntok, size_t *cap)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (!k)
+            k = 1;
+        if (k && nlpre_is_space(cp)) {
+            i += k;
+            continue;
+        }
+        size_t st = i;
+        while (i < n) {
+            k = utf8_decode(s + i, n - i, &cp);
+            if (!k)
+                k = 1;
+            else if (nlpre_is_space(cp))
+                break;
+            i += k;
+        }
+        *tok = grow_array(*tok, cap, *ntok + 1, sizeof **tok);
+        (*tok)[(*ntok)++] = xstrndup(s + st, i - st);
+    }
+}
+
+size_t wordtok_tokenize(const PunktModel *m, const char *text, size_t n, char ***tokens)
+{
+    *tokens = NULL;
+    if (!compile_rules())
+        return 0;
+    StrBuf valid = SB_INIT;
+    text = nlpre_valid_copy(text, &n, &valid);
+    Span *sp;
+    size_t ns = punkt_sentences(m, text, n, &sp);
+    StrBuf a = SB_INIT, b = SB_INIT;
+    NlpMatch *md = nlpre_match_new();
+    char **tok = NULL;
+    size_t ntok = 0, cap = 0;
+    for (size_t s = 0; s < ns; s++) {
+        sb_reset(&a);
+        sb_add(&a, text + sp[s].start, sp[s].end - sp[s].start);
+        for (size_t i = 0; i < NRULES; i++) {
+            sb_reset(&b);
+            if (!rules[i].pat) {
+                sb_addc(&b, ' ');
+                sb_add(&b, a.buf, a.len);
+                sb_addc(&b, ' ');
+            } else if (!nlpre_sub(compiled[i], a.buf, a.len, rules[i].repl, md, &b)) {
+                continue;
+            }
+            StrBuf t = a;
+            a = b;
+            b = t;
+        }
+        split_ws(a.buf, a.len, &tok, &ntok, &cap);
+    }
+    nlpre_match_free(md);
+    sb_release(&a);
+    sb_release(&b);
+    sb_release(&valid);
+    free(sp);
+    *tokens = tok;
+    return ntok;
+}
+
+void wordtok_free(char **tokens, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tokens[i]);
+    free(tokens);
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""textref.py - reference outputs from the real Python libraries for
+tests/sh/textref.sh (run with Debian's /usr/bin/python3: python3-nltk 3.8,
+python3-langdetect 1.0.9).
+
+  textref.py texts [--lang]   corpus as JSON strings, one a line, on stdout:
+                              the dev responses with their 7 IFEval loose
+                              variants and the 541 prompts (--lang: the
+                              responses, the prompts, and the variants of the
+                              responses whose instructions call langdetect)
+  textref.py punkt < texts    {"s": sentences, "w": word_tokenize tokens} a line
+  textref.py lang < texts     langdetect.detect with DetectorFactory.seed = 0
+                              ("-" where it raises LangDetectException)
+  textref.py compare A B      compare two outputs line by line (JSON-aware);
+                              prints PASS/FAIL lines and the counts
+"""
+import glob
+import json
+import os
+import sys
+
+TOP = os.environ.get("MISO_TOP", ".")
+PUNKT_DIR = os.path.join(TOP, "datasets/ifeval/nltk_data/tokenizers/punkt_tab/english")
+LANG_IDS = {"language:response_language", "change_case:english_capital", "change_case:english_lowercase"}
+
+# Hand-made cases on top of the data: quotes, ellipses, lists, abbreviations.
+EXTRA = [
+    "Fine... ok. e.g. this one.",
+    "He said \"Stop.\" Then he left. (This is it.) Next one!",
+    "The U.S. economy grew. Mr. Smith agreed, i.e. mostly.",
+    "1. First item.\n2. Second item.\n3. Third item",
+    "* bullet one\n* bullet two\n- dash three",
+    "DON'T STOP. IT'S FINE! CANNOT, GONNA, WANNA go.",
+    "\u201cSmart quotes.\u201d And \u2018single ones\u2019. Caf\u00e9 na\u00efve r\u00e9sum\u00e9.",
+    "Wait -- what?! Really?? Yes!!! No...",
+    "Prices: $3.88, 3,36 euros; 10% off & more @ home #tag.",
+    "He's got 'em. They'd've gone. 'Tis true, 'twas so.",
+    "Line one\r\nLine two.\r\nLine three",
+    "\u0414\u043e\u0431\u0440\u044b\u0439 \u0434\u0435\u043d\u044c. \u041a\u0430\u043a \u0434\u0435\u043b\u0430?",
+    "\u4eca\u65e5\u306f\u3002\u3044\u3044\u5929\u6c17\u3067\u3059\u306d\u3002",
+    "  leading and trailing spaces.  ",
+    "",
+    "...",
+    "A. B. C. Johnson went home. J. S. Bach wrote music.",
+    "See p. 5 and fig. 3. The end.",
+    "(Sent1.) Sent2. [Sent3.] {Sent4.}",
+    "Hello.\n\nNew paragraph.\n\n\nAnother.",
+]
+
+
+def loose_variants(r):
+    lines = r.split("\n")
+    first = "\n".join(lines[1:]).strip()
+    last = "\n".join(lines[:-1]).strip()
+    both = "\n".join(lines[1:-1]).strip()
+    return [r, r.replace("*", ""), first, last, both,
+            first.replace("*", ""), last.replace("*", ""), both.replace("*", "")]
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def corpus(lang_only):
+    prompts = read_jsonl(os.path.join(TOP, "datasets/ifeval/input_data.jsonl"))
+    ids = {p["prompt"]: set(p["instruction_id_list"]) for p in prompts}
+    files = [os.path.join(TOP, "datasets/ifeval/dev/input_response_data_gpt4_20231107_145030.key2785_prompt_fixed.jsonl")]
+    files += sorted(glob.glob(os.path.join(TOP, "datasets/ifeval/dev/extra_subset_responses/responses_*.jsonl")))
+    out, seen = [], set()
+
+    def add(t):
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+
+    for t in EXTRA:
+        add(t)
+    for path in files:
+        for rec in read_jsonl(path):
+            r = rec["response"]
+            if lang_only and not (ids.get(rec["prompt"], set()) & LANG_IDS):
+                add(r)
+                continue
+            for v in loose_variants(r):
+                add(v)
+    for p in prompts:
+        add(p["prompt"])
+    return out
+
+
+def punkt_params():
+    from nltk.tokenize.punkt import PunktParameters
+
+    def lines(name):
+        with open(os.path.join(PUNKT_DIR, name), encoding="utf-8") as f:
+            return [l.rstrip("\n") for l in f]
+
+    p = PunktParameters()
+    p.abbrev_types = set(lines("abbrev_types.txt"))
+    p.sent_starters = set(lines("sent_starters.txt"))
+    p.collocations = {tuple(l.split("\t")) for l in lines("collocations.tab")}
+    for l in lines("ortho_context.tab"):
+        typ, flags = l.split("\t")
+        p.ortho_context[typ] = int(flags)
+    return p
+
+
+def texts_in():
+    for line in sys.stdin:
+        yield json.loads(line)
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "texts":
+        for t in corpus("--lang" in sys.argv[2:]):
+            print(json.dumps(t, ensure_ascii=False))
+    elif cmd == "punkt":
+        from nltk.tokenize.destructive import NLTKWordTokenizer
+        from nltk.tokenize.punkt import PunktSentenceTokenizer
+        st = PunktSentenceTokenizer(punkt_params())
+        wt = NLTKWordTokenizer()
+        for t in texts_in():
+            sents = st.tokenize(t)
+            words = [w for s in sents for w in wt.tokenize(s)]
+            print(json.dumps({"s": sents, "w": words}, ensure_ascii=False))
+    elif cmd == "lang":
+        from langdetect import DetectorFactory, detect
+        from langdetect.lang_detect_exception import LangDetectException
+        DetectorFactory.seed = 0
+        for t in texts_in():
+            try:
+                print(detect(t))
+            except LangDetectException:
+                print("-")
+    elif cmd == "compare":
+        what = sys.argv[4] if len(sys.argv) > 4 else "outputs"
+        with open(sys.argv[2], encoding="utf-8") as f:
+            a = f.read().split("\n")
+        with open(sys.argv[3], encoding="utf-8") as f:
+            b = f.read().split("\n")
+        texts = None
+        if len(sys.argv) > 5:
+            with open(sys.argv[5], encoding="utf-8") as f:
+                texts = [json.loads(l) for l in f]
+        bad = 0
+        if len(a) != len(b):
+            print("FAIL: %s: %d reference lines, %d from C" % (what, len(a), len(b)))
+            bad += 1
+        for i, (x, y) in enumerate(zip(a, b)):
+            try:
+                same = json.loads(x) == json.loads(y) if x.startswith("{") else x == y
+            except ValueError:
+                same = False
+            if not same:
+                bad += 1
+                if bad <= 5:
+                    print("FAIL: %s: text %d differs" % (what, i + 1))
+                    if texts:
+                        print("    text: %r" % texts[i][:300])
+                    print("    python: %s\n    c:      %s" % (x[:600], y[:600]))
+        n = min(len(a), len(b)) - 1
+        if bad:
+            print("FAIL: %s: %d of %d texts differ" % (what, bad, n))
+        else:
+            print("PASS: %s agree with the Python reference on all %d texts" % (what, n))
+        return 1 if bad else 0
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+/*
+ * test_langdetect.c - unit tests for lib/langdetect; with --dump, a helper
+ * for tests/sh/textref.sh: reads JSON strings, one a line, on stdin and
+ * prints langdetect_detect(text, seed 0) for each ("-" for an exception).
+ */
+#include "langdetect.h"
+#include "testhelp.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+static int dump(void)
+{
+    Err err;
+    const LangDetector *d = langdetect_default(&err);
+    if (!d)
+        err_die(&err);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)got);
+        if (!cJSON_IsString(j))
+            die("stdin: expected a JSON string a line");
+        const char *r = langdetect_detect(d, j->valuestring, strlen(j->valuestring), 0);
+        printf("%s\n", r ? r : "-");
+        cJSON_Delete(j);
+    }
+    free(line);
+    return 0;
+}
+
+static const char *det(const LangDetector *d, const char *s) { return langdetect_detect(d, s, strlen(s), 0); }
+
+int main(int argc, char **argv)
+{
+    util_set_prog(argv[0]);
+    if (argc > 1 && !strcmp(argv[1], "--dump"))
+        return dump();
+    Err err;
+    const LangDetector *d = langdetect_default(&err);
+    CHECK(d != NULL, "loads the shipped profiles");
+    if (!d)
+        return TEST_REPORT();
+    CHECK_STR(det(d, "This is a simple English sentence about the weather today."), "en", "detects English");
+    CHECK_STR(det(d, "Ceci est une phrase simple en français sur le temps qu'il fait aujourd'hui."), "fr",
+              "detects French");
+    CHECK_STR(det(d, "Dies ist ein einfacher deutscher Satz über das Wetter von heute."), "de", "detects German");
+    CHECK_STR(det(d, "Это простое предложение на русском языке о погоде."), "ru", "detects Russian");
+    CHECK_STR(det(d, "これは日本語の文です。今日の天気について書いています。"), "ja", "detects Japanese");
+    CHECK_STR(det(d, "यह हिंदी में एक सरल वाक्य है।"), "hi", "detects Hindi");
+    CHECK(det(d, "") == NULL, "raises (NULL) on empty text");
+    CHECK(det(d, "12345 !!! ???") == NULL, "raises (NULL) on text without letters");
+    /* Inside an all-caps word only the first letter yields n-grams; Python gives "vi" here. */
+    CHECK_STR(det(d, "HELLO"), "vi", "skips n-grams inside a capitalised word as Python does");
+    CHECK_STR(det(d, "HELLO WORLD THIS IS"), "en", "detects all-caps English from word-initial grams");
+    CHECK(det(d, "https://example.com/a/b?c=d foo@example.com") == NULL, "ignores URLs and e-mail addresses");
+    const char *a = det(d, "Bonjour tout le monde"), *b = det(d, "Bonjour tout le monde");
+    CHECK(a && b && !strcmp(a, b), "is deterministic for a fixed seed");
+    CHECK(langdetect_load("/nonexistent/profiles", &err) == NULL && strstr(err.msg, "cannot open"),
+          "reports a missing profile folder");
+    return TEST_REPORT();
+}

@@ -1,0 +1,94 @@
+/*
+ * test_wordtok.c - unit tests for lib/wordtok (nltk.word_tokenize); with
+ * --dump, a helper for tests/sh/textref.sh: reads JSON strings, one a line,
+ * on stdin and prints {"s": Punkt sentences, "w": word tokens} for each.
+ */
+#include "wordtok.h"
+#include "testhelp.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+static const PunktModel *model(void)
+{
+    Err err;
+    const PunktModel *m = punkt_english(&err);
+    if (!m)
+        err_die(&err);
+    return m;
+}
+
+static int dump(void)
+{
+    const PunktModel *m = model();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)got);
+        if (!cJSON_IsString(j))
+            die("stdin: expected a JSON string a line");
+        const char *t = j->valuestring;
+        size_t n = strlen(t);
+        cJSON *o = cJSON_CreateObject(), *s = cJSON_AddArrayToObject(o, "s"), *w = cJSON_AddArrayToObject(o, "w");
+        Span *sp;
+        size_t k = punkt_sentences(m, t, n, &sp);
+        for (size_t i = 0; i < k; i++) {
+            char *x = xstrndup(t + sp[i].start, sp[i].end - sp[i].start);
+            cJSON_AddItemToArray(s, cJSON_CreateString(x));
+            free(x);
+        }
+        free(sp);
+        char **tok;
+        k = wordtok_tokenize(m, t, n, &tok);
+        for (size_t i = 0; i < k; i++)
+            cJSON_AddItemToArray(w, cJSON_CreateString(tok[i]));
+        wordtok_free(tok, k);
+        char *out = cJSON_PrintUnformatted(o);
+        puts(out);
+        free(out);
+        cJSON_Delete(o);
+        cJSON_Delete(j);
+    }
+    free(line);
+    return 0;
+}
+
+/* The tokens of s joined by "|". */
+static char *toks(const char *s)
+{
+    char **t;
+    size_t k = wordtok_tokenize(model(), s, strlen(s), &t);
+    StrBuf sb = SB_INIT;
+    for (size_t i = 0; i < k; i++)
+        sb_addf(&sb, "%s%s", i ? "|" : "", t[i]);
+    wordtok_free(t, k);
+    return sb_detach(&sb, NULL);
+}
+
+#define TOKS(s, want, ...)                                                                         \
+    do {                                                                                           \
+        char *got_ = toks(s);                                                                      \
+        CHECK_STR(got_, want, __VA_ARGS__);                                                        \
+        free(got_);                                                                                \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    util_set_prog(argv[0]);
+    if (argc > 1 && !strcmp(argv[1], "--dump"))
+        return dump();
+    /* Expected values are nltk 3.8's word_tokenize output. */
+    TOKS("DON'T STOP.", "DO|N'T|STOP|.", "splits n't off and the final period");
+    TOKS("I CANNOT, GONNA go.", "I|CAN|NOT|,|GON|NA|go|.", "splits cannot and gonna");
+    TOKS("The U.S.A. is big.", "The|U.S.A.|is|big|.", "keeps U.S.A. whole");
+    TOKS("HELLO-WORLD and/or", "HELLO-WORLD|and/or", "keeps hyphens and slashes inside tokens");
+    TOKS("He said \"hi\" to me.", "He|said|``|hi|''|to|me|.", "turns double quotes into `` and ''");
+    TOKS("Cost $3.88 (roughly 3,36 euros)", "Cost|$|3.88|(|roughly|3,36|euros|)",
+         "splits $ and brackets but keeps numbers");
+    TOKS("Wait -- what?! Yes; ok", "Wait|--|what|?|!|Yes|;|ok", "splits dashes and ?! and ;");
+    TOKS("IT'S. NEXT", "IT|'S|.|NEXT", "splits the sentence-final period before the next sentence");
+    TOKS("", "", "gives no tokens for empty text");
+    TOKS("  \n ", "", "gives no tokens for blank text");
+    return TEST_REPORT();
+}
