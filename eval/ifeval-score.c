@@ -1,0 +1,465 @@
+/*
+ * ifeval-score - score responses with the official IFEval rules (strict and
+ * loose, prompt and instruction level), compatible with google-research's
+ * evaluation_main: --input, --responses, --output-dir give the same
+ * eval_results_{strict,loose}.jsonl files and the same report on stdout.
+ * The checks live in lib/ifeval.c; this file reads, matches, writes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ifeval.h"
+#include "ifeval_pystr.h"
+#include "jsonl.h"
+#include "ofile.h"
+#include "util.h"
+
+static const char usage_text[] =
+    "usage: ifeval-score [OPTIONS] --responses FILE\n"
+    "Score responses to IFEval prompts exactly as the official google-research scorer.\n"
+    "\n"
+    "  -i, --input FILE       prompts (input_data.jsonl; default: the shipped IFEval data)\n"
+    "  -r, --responses FILE   responses, JSONL {\"prompt\", \"response\"[, \"key\"]} ('-' = stdin)\n"
+    "  -d, --output-dir DIR   write DIR/eval_results_strict.jsonl and DIR/eval_results_loose.jsonl\n"
+    "  -s, --summary FILE     write the accuracies as JSON (lm-eval metric names, per id, per category)\n"
+    "  -e, --explain          also write DIR/eval_explain.jsonl: why each failed check failed\n"
+    "  -c, --compat MODE      'current' (default) or 'lm-eval-2023' (older letter_frequency)\n"
+    "  -m, --allow-missing    score a prompt without a response as empty instead of failing\n"
+    "  -q, --quiet            no warnings about matching\n"
+    "  -h, --help             show this help\n"
+    "  -V, --version          show the version\n";
+
+typedef struct {
+    char *key;
+    char *prompt;
+    char *resp;
+    size_t resp_len;
+    long line;
+    int used;
+} Resp;
+
+/* ---------------------------------------------------------------- string map */
+
+typedef struct {
+    const char **k;
+    long *v;
+    size_t cap;
+} Map;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void map_init(Map *m, size_t n)
+{
+    m->cap = 16;
+    while (m->cap < 2 * n + 16)
+        m->cap *= 2;
+    m->k = xcalloc(m->cap, sizeof *m->k);
+    m->v = xcalloc(m->cap, sizeof *m->v);
+}
+
+static void map_put(Map *m, const char *k, long v) /* a later key overrides, like a dict */
+{
+    size_t i = hash_str(k) & (m->cap - 1);
+    while (m->k[i] && strcmp(m->k[i], k))
+        i = (i + 1) & (m->cap - 1);
+    m->k[i] = k;
+    m->v[i] = v;
+}
+
+static long map_get(const Map *m, const char *k)
+{
+    size_t i = hash_str(k) & (m->cap - 1);
+    while (m->k[i]) {
+        if (!strcmp(m->k[i], k))
+            return m->v[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+static void map_release(Map *m)
+{
+    free(m->k);
+    free(m->v);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static char *key_text(const cJSON *key)
+{
+    char b[32];
+    if (cJSON_IsNumber(key)) {
+        snprintf(b, sizeof b, "%.0f", key->valuedouble);
+        return xstrdup(b);
+    }
+    if (cJSON_IsString(key))
+        return xstrdup(key->valuestring);
+    return NULL;
+}
+
+static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np)
+{
+    JsonlReader r;
+    Err err;
+    cJSON *rec;
+    int rc;
+    size_t n = 0, cap = 0;
+    IfevalPrompt *ps = NULL;
+    if (jsonl_open(&r, path, &err) < 0)
+        err_die(&err);
+    while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+        if (rc < 0)
+            err_die(&err);
+        ps = grow_array(ps, &cap, n + 1, sizeof *ps);
+        if (ifeval_prompt_parse(sc, rec, r.path, r.line, &ps[n], &err) < 0)
+            err_die(&err);
+        n++;
+        cJSON_Delete(rec);
+    }
+    jsonl_close(&r);
+    if (!n)
+        die("'%s': no prompts", path);
+    *np = n;
+    return ps;
+}
+
+static Resp *read_responses(const char *path, size_t *nr, const char **display)
+{
+    JsonlReader r;
+    Err err;
+    cJSON *rec;
+    int rc;
+    size_t n = 0, cap = 0;
+    Resp *rs = NULL;
+    if (jsonl_open(&r, path, &err) < 0)
+        err_die(&err);
+    *display = xstrdup(r.path);
+    while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+        if (rc < 0)
+            err_die(&err);
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(rec, "response");
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key");
+        if (!re)
+            err_set(&err, r.path, r.line, "\"response\" is missing"), err_die(&err);
+        if (!cJSON_IsString(re))
+            err_set(&err, r.path, r.line, "\"response\" must be a string"), err_die(&err);
+        if (!pr && !key)
+            err_set(&err, r.path, r.line, "neither \"prompt\" nor \"key\" is given"), err_die(&err);
+        if (pr && !cJSON_IsString(pr))
+            err_set(&err, r.path, r.line, "\"prompt\" must be a string"), err_die(&err);
+        if (key && !cJSON_IsNull(key) && !cJSON_IsNumber(key) && !cJSON_IsString(key))
+            err_set(&err, r.path, r.line, "\"key\" must be an integer or a string"), err_die(&err);
+        rs = grow_array(rs, &cap, n + 1, sizeof *rs);
+        rs[n].key = key ? key_text(key) : NULL;
+        rs[n].prompt = pr ? xstrdup(pr->valuestring) : NULL;
+        rs[n].resp = xstrdup(re->valuestring);
+        rs[n].resp_len = strlen(rs[n].resp);
+        rs[n].line = r.line;
+        rs[n].used = 0;
+        n++;
+        cJSON_Delete(rec);
+    }
+    jsonl_close(&r);
+    *nr = n;
+    return rs;
+}
+
+/* ---------------------------------------------------------------- matching */
+
+/* (common prefix + common suffix) / longer length, in [0, 1]. */
+static double similarity(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), m = la < lb ? la : lb, p = 0, s = 0;
+    while (p < m && a[p] == b[p])
+        p++;
+    while (s < m - p && a[la - 1 - s] == b[lb - 1 - s])
+        s++;
+    size_t mx = la > lb ? la : lb;
+    return mx ? (double)(p + s) / (double)mx : 1.0;
+}
+
+/* match[i] = index of the response of prompt i, or -1.  By key when the
+ * response has one, else by exact prompt text (a later duplicate wins, as in
+ * the official dict); a prompt left over is paired with the one unused
+ * response whose prompt text is clearly the most similar (the key-2785 case:
+ * an older wording of the same prompt), with a warning. */
+static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t nr,
+                             const char *rpath, int quiet)
+{
+    long *match = xmalloc(size_mul(np ? np : 1, sizeof *match));
+    Map by_key, by_prompt;
+    map_init(&by_key, nr);
+    map_init(&by_prompt, nr);
+    for (size_t j = 0; j < nr; j++) {
+        if (rs[j].key)
+            map_put(&by_key, rs[j].key, (long)j);
+        if (rs[j].prompt)
+            map_put(&by_prompt, rs[j].prompt, (long)j);
+    }
+    long keydiff = 0, keydiff_line = 0;
+    for (size_t i = 0; i < np; i++) {
+        long j = ps[i].key ? map_get(&by_key, ps[i].key) : -1;
+        if (j >= 0) {
+            if (rs[j].prompt && strcmp(rs[j].prompt, ps[i].prompt) && !keydiff++)
+                keydiff_line = rs[j].line;
+        } else {
+            j = map_get(&by_prompt, ps[i].prompt);
+        }
+        match[i] = j;
+        if (j >= 0)
+            rs[j].used = 1;
+    }
+    if (keydiff && !quiet)
+        warn("%s:%ld: %ld response(s) matched by \"key\" carry a different prompt text than the input",
+             rpath, keydiff_line, keydiff);
+    for (size_t i = 0; i < np; i++) {
+        if (match[i] >= 0)
+            continue;
+        double best = 0, second = 0;
+        long bj = -1;
+        for (size_t j = 0; j < nr; j++) {
+            if (rs[j].used || !rs[j].prompt)
+                continue;
+            double sim = similarity(rs[j].prompt, ps[i].prompt);
+            if (sim > best) {
+                second = best;
+                best = sim;
+                bj = (long)j;
+            } else if (sim > second) {
+                second = sim;
+            }
+        }
+        if (bj >= 0 && best >= 0.8 && best - second >= 0.1) {
+            match[i] = bj;
+            rs[bj].used = 1;
+            if (!quiet)
+                warn("%s:%ld: prompt text differs from the input prompt%s%s (line %ld); matched as "
+                     "its older wording (%.0f%% similar)",
+                     rpath, rs[bj].line, ps[i].key ? " with key " : "", ps[i].key ? ps[i].key : "",
+                     ps[i].line, 100 * best);
+        }
+    }
+    map_release(&by_key);
+    map_release(&by_prompt);
+    return match;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void join_path(StrBuf *out, const char *dir, const char *name)
+{
+    sb_reset(out);
+    sb_adds(out, dir);
+    if (out->len && out->buf[out->len - 1] != '/')
+        sb_addc(out, '/');
+    sb_adds(out, name);
+}
+
+static void write_file(const char *path, const StrBuf *data)
+{
+    OutFile o;
+    Err err;
+    FILE *f = ofile_open(&o, path, &err);
+    if (!f)
+        err_die(&err);
+    fwrite(data->buf, 1, data->len, f);
+    if (ofile_commit(&o, &err) < 0)
+        err_die(&err);
+}
+
+static void add_reasons(StrBuf *out, const StrBuf *why, size_t n, const unsigned char *ok)
+{
+    sb_addc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_adds(out, ", ");
+        if (ok[i])
+            sb_adds(out, "null");
+        else
+            pystr_json_dump_str(out, why[i].buf, why[i].len);
+    }
+    sb_addc(out, ']');
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"input", required_argument, NULL, 'i'},
+        {"responses", required_argument, NULL, 'r'},
+        {"output-dir", required_argument, NULL, 'd'},
+        {"summary", required_argument, NULL, 's'},
+        {"explain", no_argument, NULL, 'e'},
+        {"compat", required_argument, NULL, 'c'},
+        {"allow-missing", no_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *input = NULL, *responses = NULL, *outdir = NULL, *summary = NULL;
+    int explain = 0, compat = IFEVAL_COMPAT_CURRENT, allow_missing = 0, quiet = 0, c;
+    util_set_prog(argv[0]);
+    while ((c = getopt_long(argc, argv, "i:r:d:s:ec:mqhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': input = optarg; break;
+        case 'r': responses = optarg; break;
+        case 'd': outdir = optarg; break;
+        case 's': summary = optarg; break;
+        case 'e': explain = 1; break;
+        case 'c':
+            if (!strcmp(optarg, "current"))
+                compat = IFEVAL_COMPAT_CURRENT;
+            else if (!strcmp(optarg, "lm-eval-2023"))
+                compat = IFEVAL_COMPAT_LMEVAL2023;
+            else
+                die_usage("unknown --compat mode '%s' (current, lm-eval-2023)", optarg);
+            break;
+        case 'm': allow_missing = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage_text, stdout); util_close_stdout(); return 0;
+        case 'V': util_print_version();
+        default: die_usage("unknown option");
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument '%s'", argv[optind]);
+    if (!responses)
+        die_usage("--responses is required");
+    if (explain && !outdir)
+        die_usage("--explain needs --output-dir");
+    char *input_path = xstrdup(input ? input : util_datapath("ifeval/input_data.jsonl"));
+
+    Err err;
+    IfevalScorer *sc = ifeval_scorer_new(compat, &err);
+    if (!sc)
+        err_die(&err);
+    size_t np, nr;
+    IfevalPrompt *ps = read_prompts(sc, input_path, &np);
+    const char *rdisplay;
+    Resp *rs = read_responses(responses, &nr, &rdisplay);
+    long *match = match_responses(ps, np, rs, nr, rdisplay, quiet);
+    long missing = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (match[i] >= 0)
+            continue;
+        if (!allow_missing)
+            die("%s:%ld: no response for the prompt%s%s in '%s' (--allow-missing scores it as empty)",
+                input_path, ps[i].line, ps[i].key ? " with key " : "", ps[i].key ? ps[i].key : "",
+                rdisplay);
+        missing++;
+    }
+    if (missing && !quiet)
+        warn("%ld prompt(s) without a response, scored as empty responses", missing);
+
+    if (outdir && mkdir(outdir, 0777) < 0 && errno != EEXIST)
+        die("cannot create '%s':", outdir);
+
+    IfevalTally ts = {0}, tl = {0};
+    StrBuf out_s = SB_INIT, out_l = SB_INIT, out_x = SB_INIT;
+    for (size_t i = 0; i < np; i++) {
+        const IfevalPrompt *p = &ps[i];
+        const char *resp = match[i] >= 0 ? rs[match[i]].resp : "";
+        size_t rlen = match[i] >= 0 ? rs[match[i]].resp_len : 0;
+        unsigned char *st = xmalloc(p->n + 1), *lo = xmalloc(p->n + 1);
+        StrBuf *ws = NULL, *wl = NULL;
+        if (explain) {
+            ws = xcalloc(p->n + 1, sizeof *ws);
+            wl = xcalloc(p->n + 1, sizeof *wl);
+            for (size_t k = 0; k < p->n; k++) {
+                sb_init(&ws[k]);
+                sb_init(&wl[k]);
+            }
+        }
+        ifeval_score(sc, p, resp, rlen, st, lo, ws, wl);
+        ifeval_tally_add(&ts, p, st);
+        ifeval_tally_add(&tl, p, lo);
+        if (outdir) {
+            ifeval_result_line(&out_s, p, resp, rlen, st);
+            ifeval_result_line(&out_l, p, resp, rlen, lo);
+        }
+        if (explain) {
+            sb_adds(&out_x, "{\"key\": ");
+            if (p->key)
+                pystr_json_dump_str(&out_x, p->key, strlen(p->key));
+            else
+                sb_adds(&out_x, "null");
+            sb_adds(&out_x, ", \"instruction_id_list\": [");
+            for (size_t k = 0; k < p->n; k++) {
+                if (k)
+                    sb_adds(&out_x, ", ");
+                pystr_json_dump_str(&out_x, p->ids[k], strlen(p->ids[k]));
+            }
+            sb_adds(&out_x, "], \"strict_reasons\": ");
+            add_reasons(&out_x, ws, p->n, st);
+            sb_adds(&out_x, ", \"loose_reasons\": ");
+            add_reasons(&out_x, wl, p->n, lo);
+            sb_adds(&out_x, "}\n");
+            for (size_t k = 0; k < p->n; k++) {
+                sb_release(&ws[k]);
+                sb_release(&wl[k]);
+            }
+            free(ws);
+            free(wl);
+        }
+        free(st);
+        free(lo);
+    }
+
+    StrBuf path = SB_INIT, rep = SB_INIT;
+    const char *names[2] = {"eval_results_strict.jsonl", "eval_results_loose.jsonl"};
+    for (int m = 0; m < 2; m++) {
+        if (outdir) {
+            join_path(&path, outdir, names[m]);
+            write_file(path.buf, m ? &out_l : &out_s);
+        } else {
+            sb_reset(&path);
+            sb_adds(&path, names[m]);
+        }
+        sb_adds(&rep, "================================================================\n");
+        sb_addf(&rep, "%s Accuracy Scores:\n", path.buf);
+        ifeval_report(&rep, m ? &tl : &ts);
+    }
+    if (explain) {
+        join_path(&path, outdir, "eval_explain.jsonl");
+        write_file(path.buf, &out_x);
+    }
+    if (summary) {
+        StrBuf sj = SB_INIT;
+        ifeval_summary(&sj, &ts, &tl, input_path, rdisplay);
+        write_file(summary, &sj);
+        sb_release(&sj);
+    }
+    fwrite(rep.buf, 1, rep.len, stdout);
+
+    sb_release(&path);
+    sb_release(&rep);
+    sb_release(&out_s);
+    sb_release(&out_l);
+    sb_release(&out_x);
+    free(match);
+    for (size_t j = 0; j < nr; j++) {
+        free(rs[j].key);
+        free(rs[j].prompt);
+        free(rs[j].resp);
+    }
+    free(rs);
+    for (size_t i = 0; i < np; i++)
+        ifeval_prompt_release(&ps[i]);
+    free(ps);
+    free((char *)rdisplay);
+    free(input_path);
+    ifeval_scorer_free(sc);
+    util_close_stdout();
+    return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * ifeval_pystr.h - the Python 3 string semantics the IFEval checks rely on, on UTF-8.
+ *
+ * The official IFEval scorer is Python: its lengths are code points, its
+ * strip()/split() use str.isspace(), its lower() is full Unicode lower-casing,
+ * isupper()/islower() look at "cased" characters only, json.loads has its own
+ * leniency and json.dumps/float repr have exact textual forms.  This module
+ * reproduces those pieces on UTF-8 byte strings (reference/ifeval-spec.md §3).
+ *
+ * Invariants
+ *   - Input text is well-formed UTF-8 (the JSONL reader guarantees it); an
+ *     invalid byte is treated as U+FFFD and never read past n.
+ *   - Ranges are byte offsets into the caller's buffer; nothing here keeps a
+ *     pointer to it.
+ *
+ * Ownership: functions that produce text append to a caller-owned StrBuf.
+ *
+ * Errors: none; these functions cannot fail (only OOM aborts in sb_*).
+ *   pystr_init() must be called once before pystr_lower/isupper/islower
+ *   (it builds the case tables); it returns -1 and fills err if the C.UTF-8
+ *   locale or a PCRE2 class cannot be set up.
+ *
+ * Usage
+ *   size_t b, e; pystr_strip(s, n, &b, &e);      // s[b..e) is s.strip()
+ *   StrBuf lo = SB_INIT; pystr_lower(s, n, &lo);  // lo.buf is s.lower()
+ *   if (pystr_json_loads_ok(t, m)) ...           // json.loads(t) succeeds
+ */
+#ifndef MISO_IFEVAL_PYSTR_H
+#define MISO_IFEVAL_PYSTR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+int pystr_init(Err *err);
+
+/* str.isspace() for one code point. */
+int pystr_isspace(uint32_t cp);
+/* s.strip() / lstrip() / rstrip(): [*b, *e) is the kept range. */
+void pystr_strip(const char *s, size_t n, size_t *b, size_t *e);
+/* s.strip(ch) for an ASCII ch (both ends, repeatedly). */
+void pystr_strip_ascii(const char *s, size_t n, char ch, size_t *b, size_t *e);
+/* 1 if s.strip() is empty. */
+int pystr_isblank(const char *s, size_t n);
+/* Number of code points in s[0..n). */
+size_t pystr_len(const char *s, size_t n);
+/* s.lower(), full Unicode (U+0130 -> "i\u0307", final sigma), appended. */
+void pystr_lower(const char *s, size_t n, StrBuf *out);
+/* str.isupper() / str.islower(). */
+int pystr_isupper(const char *s, size_t n);
+int pystr_islower(const char *s, size_t n);
+/* Byte length of the first whitespace-delimited word of s (str.split()[0]),
+ * *start its offset; 0 if there is none. */
+size_t pystr_first_word(const char *s, size_t n, size_t *start);
+/* 1 if json.loads(s) would succeed (Python's json module, strict=True). */
+int pystr_json_loads_ok(const char *s, size_t n);
+/* Append json.dumps(s) with ensure_ascii (the quotes included). */
+void pystr_json_dump_str(StrBuf *out, const char *s, size_t n);
+/* Append repr(x) of a finite double ("0.7707948243992606", "1.0"). */
+void pystr_float_repr(StrBuf *out, double x);
+
+#endif
