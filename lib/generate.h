@@ -71,7 +71,11 @@ int gen_respond(Generator *g, const char *system, const char *const *inputs, siz
                 StrBuf *out, Err *err);
 
 /* Raw ids: n_inputs id sequences (1 = ordinary), generated ids appended to
-   out (stops at EOS / max_new_tokens; the EOS itself is not appended). */
+   out (stops at EOS / max_new_tokens; the EOS itself is not appended).
+   With several inputs the output part needs a first token: the last id of
+   every input is moved there (at position max_i len_i - 1), so the inputs
+   must all end with the same id (e.g. the generation prompt's last token);
+   -1 with err otherwise. */
 int gen_from_ids(Generator *g, const int32_t *const *inputs, const size_t *lens, size_t n_inputs, const GenOptions *o,
                  IntVec *out, Err *err);
 

@@ -21,7 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
+
+#include "ofile.h"
 #include "rng.h"
+#include "safetensors.h"
 
 /* ------------------------------------------------------------------------ */
 /* Sizes and pointers                                                        */
@@ -135,4 +140,545 @@ void model_release(Model *m)
 {
     free(m->block);
     memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The Hugging Face tensor names                                             */
+
+/* Per-layer shapes (rows, cols; cols 0 for vectors) of the tensors in block
+ * order, and their HF names ("%d" = layer; NULL for global tensors). */
+typedef struct {
+    const char *hf;
+    int per_layer;
+    int64_t rows, cols;
+    float *base;
+} TensorDesc;
+
+static void tensor_descs(const ModelConfig *c, const ModelWeights *w, TensorDesc d[MODEL_NTENSORS])
+{
+    int64_t D = c->dim, F = c->hidden_dim, V = c->vocab_size;
+    int64_t QD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
+    TensorDesc t[MODEL_NTENSORS] = {
+        {"model.embed_tokens.weight", 0, V, D, w->embed},
+        {"model.layers.%d.input_layernorm.weight", 1, D, 0, w->attn_norm},
+        {"model.layers.%d.self_attn.q_proj.weight", 1, QD, D, w->wq},
+        {"model.layers.%d.self_attn.k_proj.weight", 1, KD, D, w->wk},
+        {"model.layers.%d.self_attn.v_proj.weight", 1, KD, D, w->wv},
+        {"model.layers.%d.self_attn.q_proj.bias", 1, QD, 0, w->bq},
+        {"model.layers.%d.self_attn.k_proj.bias", 1, KD, 0, w->bk},
+        {"model.layers.%d.self_attn.v_proj.bias", 1, KD, 0, w->bv},
+        {"model.layers.%d.self_attn.o_proj.weight", 1, D, QD, w->wo},
+        {"model.layers.%d.post_attention_layernorm.weight", 1, D, 0, w->ffn_norm},
+        {"model.layers.%d.mlp.gate_proj.weight", 1, F, D, w->w_gate},
+        {"model.layers.%d.mlp.up_proj.weight", 1, F, D, w->w_up},
+        {"model.layers.%d.mlp.down_proj.weight", 1, D, F, w->w_down},
+        {"model.norm.weight", 0, D, 0, w->final_norm},
+        {"lm_head.weight", 0, V, D, c->tied ? NULL : w->lm_head},
+    };
+    memcpy(d, t, sizeof t);
+}
+
+static int64_t desc_numel(const TensorDesc *d)
+{
+    return d->rows * (d->cols ? d->cols : 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* config.json                                                               */
+
+static char err_path[4096];
+
+static const char *keep_path(const char *p)
+{
+    snprintf(err_path, sizeof err_path, "%s", p);
+    return err_path;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    StrBuf sb = SB_INIT;
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, fp)) > 0)
+        sb_add(&sb, buf, k);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        sb_release(&sb);
+        return NULL;
+    }
+    return sb_detach(&sb, len);
+}
+
+/* An integer field: def when absent or null (def < -1 means required). */
+static int json_int(const cJSON *o, const char *key, long def, long *out, const char *path, Err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (def < -1) {
+            err_set(err, keep_path(path), 0, "missing field '%s'", key);
+            return -1;
+        }
+        *out = def;
+        return 0;
+    }
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) /* eos_token_id may be a list */
+        v = cJSON_GetArrayItem(v, 0);
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble || fabs(v->valuedouble) > 1e9) {
+        err_set(err, keep_path(path), 0, "field '%s' is not an integer", key);
+        return -1;
+    }
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
+static int json_num(const cJSON *o, const char *key, double def, double *out, const char *path, Err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v)) {
+        err_set(err, keep_path(path), 0, "field '%s' is not a number", key);
+        return -1;
+    }
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int config_check(const ModelConfig *c, const char *path, Err *err)
+{
+    const char *bad = NULL;
+    if (c->dim <= 0)
+        bad = "hidden_size must be positive";
+    else if (c->hidden_dim <= 0)
+        bad = "intermediate_size must be positive";
+    else if (c->n_layers <= 0)
+        bad = "num_hidden_layers must be positive";
+    else if (c->n_heads <= 0 || c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads)
+        bad = "num_attention_heads must be a positive multiple of num_key_value_heads";
+    else if (c->head_dim <= 0 || c->head_dim % 2)
+        bad = "head_dim must be positive and even";
+    else if (c->vocab_size <= 0)
+        bad = "vocab_size must be positive";
+    else if (c->max_seq_len <= 0)
+        bad = "max_position_embeddings must be positive";
+    else if (!(c->rope_theta > 0) || !(c->norm_eps > 0))
+        bad = "rope_theta and rms_norm_eps must be positive";
+    if (bad) {
+        err_set(err, keep_path(path), 0, "%s", bad);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_parse(ModelConfig *c, const char *text, size_t len, const char *path, Err *err)
+{
+    config_base(c);
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        err_set(err, keep_path(path), 0, "not a valid JSON object");
+        return -1;
+    }
+    int rc = -1;
+    long v, nh;
+    double x;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "model_type");
+    const char *arch = cJSON_IsString(mt) ? mt->valuestring : "llama";
+    if (strcmp(arch, "llama") && strcmp(arch, "mistral") && strcmp(arch, "qwen2")) {
+        err_set(err, keep_path(path), 0, "model_type '%s' is not supported (llama, mistral, qwen2)", arch);
+        goto out;
+    }
+    snprintf(c->arch, sizeof c->arch, "%s", arch);
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "silu")) {
+        err_set(err, keep_path(path), 0, "hidden_act '%s' is not supported (silu)", act->valuestring);
+        goto out;
+    }
+    if (json_int(o, "hidden_size", -2, &v, path, err) < 0)
+        goto out;
+    c->dim = (int)v;
+    if (json_int(o, "intermediate_size", -2, &v, path, err) < 0)
+        goto out;
+    c->hidden_dim = (int)v;
+    if (json_int(o, "num_hidden_layers", -2, &v, path, err) < 0)
+        goto out;
+    c->n_layers = (int)v;
+    if (json_int(o, "num_attention_heads", -2, &nh, path, err) < 0)
+        goto out;
+    c->n_heads = (int)nh;
+    if (json_int(o, "num_key_value_heads", nh, &v, path, err) < 0)
+        goto out;
+    c->n_kv_heads = (int)v;
+    if (json_int(o, "head_dim", nh > 0 ? c->dim / nh : 0, &v, path, err) < 0)
+        goto out;
+    c->head_dim = (int)v;
+    if (json_int(o, "vocab_size", -2, &v, path, err) < 0)
+        goto out;
+    c->vocab_size = (int)v;
+    if (json_int(o, "max_position_embeddings", 2048, &v, path, err) < 0)
+        goto out;
+    c->max_seq_len = (int)v;
+    if (json_num(o, "rope_theta", 10000.0, &x, path, err) < 0)
+        goto out;
+    c->rope_theta = (float)x;
+    if (json_num(o, "rms_norm_eps", 1e-6, &x, path, err) < 0)
+        goto out;
+    c->norm_eps = (float)x;
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(o, "tie_word_embeddings");
+    c->tied = cJSON_IsTrue(tie);
+    const cJSON *ab = cJSON_GetObjectItemCaseSensitive(o, "attention_bias");
+    const cJSON *mb = cJSON_GetObjectItemCaseSensitive(o, "mlp_bias");
+    if (cJSON_IsTrue(mb) || (cJSON_IsTrue(ab) && strcmp(arch, "qwen2"))) {
+        err_set(err, keep_path(path), 0, "%s is not supported (o_proj/MLP biases)",
+                cJSON_IsTrue(mb) ? "mlp_bias" : "attention_bias");
+        goto out;
+    }
+    c->qkv_bias = !strcmp(arch, "qwen2");
+    if (json_int(o, "bos_token_id", -1, &v, path, err) < 0)
+        goto out;
+    c->bos_id = (int)v;
+    if (json_int(o, "eos_token_id", -1, &v, path, err) < 0)
+        goto out;
+    c->eos_id = (int)v;
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs)) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+        if (!cJSON_IsString(ty))
+            ty = cJSON_GetObjectItemCaseSensitive(rs, "type");
+        if (!cJSON_IsString(ty) || (strcmp(ty->valuestring, "llama3") && strcmp(ty->valuestring, "default"))) {
+            err_set(err, keep_path(path), 0, "rope_scaling type '%s' is not supported (llama3)",
+                    cJSON_IsString(ty) ? ty->valuestring : "?");
+            goto out;
+        }
+        if (!strcmp(ty->valuestring, "llama3")) {
+            double f, lo, hi;
+            long om;
+            if (json_num(rs, "factor", 8, &f, path, err) < 0 || json_num(rs, "low_freq_factor", 1, &lo, path, err) < 0 ||
+                json_num(rs, "high_freq_factor", 4, &hi, path, err) < 0 ||
+                json_int(rs, "original_max_position_embeddings", 8192, &om, path, err) < 0)
+                goto out;
+            if (!(f > 0) || !(lo > 0) || !(hi > lo) || om <= 0) {
+                err_set(err, keep_path(path), 0, "rope_scaling: bad llama3 parameters");
+                goto out;
+            }
+            c->rope_factor = (float)f, c->rope_low_freq = (float)lo, c->rope_high_freq = (float)hi;
+            c->rope_orig_max = (int)om;
+        }
+    }
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(o, "miso_tokenizer");
+    if (cJSON_IsString(tk))
+        snprintf(c->tokenizer, sizeof c->tokenizer, "%s", tk->valuestring);
+    rc = config_check(c, path, err);
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading                                                                   */
+
+static void model_alloc(Model *m, const ModelConfig *c)
+{
+    size_t sizes[MODEL_NTENSORS];
+    memset(m, 0, sizeof *m);
+    m->cfg = *c;
+    m->nparams = model_tensor_sizes(c, sizes);
+    m->block = xmalloc(size_mul(m->nparams, sizeof(float)));
+    model_point_weights(c, m->block, &m->w);
+}
+
+static int load_hf(Model *m, const char *dir, Err *err)
+{
+    StrBuf p = SB_INIT;
+    sb_addf(&p, "%s/config.json", dir);
+    size_t len;
+    char *text = slurp(p.buf, &len);
+    if (!text) {
+        err_set(err, keep_path(p.buf), 0, "cannot read: %s", strerror(errno));
+        sb_release(&p);
+        return -1;
+    }
+    ModelConfig c;
+    int rc = config_parse(&c, text, len, p.buf, err);
+    free(text);
+    sb_release(&p);
+    if (rc < 0)
+        return -1;
+    StSet s;
+    if (st_set_open(&s, dir, err) < 0)
+        return -1;
+    model_alloc(m, &c);
+    TensorDesc d[MODEL_NTENSORS];
+    tensor_descs(&c, &m->w, d);
+    char name[256];
+    rc = -1;
+    for (int i = 0; i < MODEL_NTENSORS; i++) {
+        if (!d[i].base)
+            continue;
+        for (int l = 0; l < (d[i].per_layer ? c.n_layers : 1); l++) {
+            snprintf(name, sizeof name, d[i].hf, l);
+            const StFile *f;
+            const StTensor *t = st_set_find(&s, name, &f);
+            if (!t) {
+                err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'", name);
+                goto out;
+            }
+            int want_nd = d[i].cols ? 2 : 1;
+            if (t->ndim != want_nd || t->shape[0] != d[i].rows || (want_nd == 2 && t->shape[1] != d[i].cols)) {
+                StrBuf sh = SB_INIT;
+                for (int k = 0; k < t->ndim; k++)
+                    sb_addf(&sh, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
+                if (want_nd == 2)
+                    err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld, %lld]",
+                            name, sh.buf, (long long)d[i].rows, (long long)d[i].cols);
+                else
+                    err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld]",
+                            name, sh.buf, (long long)d[i].rows);
+                sb_release(&sh);
+                goto out;
+            }
+            if (st_read_f32(f, t, d[i].base + (size_t)l * (size_t)desc_numel(&d[i]), err) < 0)
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    st_set_close(&s);
+    if (rc < 0)
+        model_release(m);
+    return rc;
+}
+
+/* Meta interleaved rows -> HF rotate_half rows, per head: row 2i+j of a head
+ * becomes row j*HD/2 + i.  w is (nh*HD, D). */
+static void permute_meta_to_hf(float *w, int nh, int HD, int D)
+{
+    float *tmp = xmalloc(size_mul(size_mul((size_t)HD, (size_t)D), sizeof(float)));
+    for (int h = 0; h < nh; h++) {
+        float *head = w + (size_t)h * HD * D;
+        for (int i = 0; i < HD / 2; i++)
+            for (int j = 0; j < 2; j++)
+                memcpy(tmp + ((size_t)j * HD / 2 + i) * D, head + ((size_t)2 * i + j) * D, (size_t)D * sizeof(float));
+        memcpy(head, tmp, (size_t)HD * D * sizeof(float));
+    }
+    free(tmp);
+}
+
+/* llama2.c checkpoints: version 0 (7 int32 header, Meta layout, RoPE tables,
+ * vocab < 0 = separate classifier) and version 1 ("ak42", 256-byte header). */
+static int load_llama2c(Model *m, const char *path, Err *err)
+{
+    size_t len;
+    unsigned char *buf = (unsigned char *)slurp(path, &len);
+    if (!buf) {
+        err_set(err, keep_path(path), 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    int32_t h[9];
+    int version = 0;
+    size_t off;
+    if (len >= 8 && !memcmp(buf, "\x32\x34\x6b\x61", 4)) {
+        memcpy(&version, buf + 4, 4);
+        if (version != 1) {
+            err_set(err, keep_path(path), 0, "llama2.c checkpoint version %d is not supported (0 and 1)", version);
+            goto out;
+        }
+        if (len < 256) {
+            err_set(err, keep_path(path), 0, "truncated llama2.c header (%zu bytes)", len);
+            goto out;
+        }
+        memcpy(h, buf + 8, 7 * 4);
+        if (!buf[36])
+            h[5] = -h[5]; /* not shared: the classifier is stored */
+        off = 256;
+    } else {
+        if (len < 28) {
+            err_set(err, keep_path(path), 0, "truncated llama2.c header (%zu bytes)", len);
+            goto out;
+        }
+        memcpy(h, buf, 7 * 4);
+        off = 28;
+    }
+    ModelConfig c;
+    config_base(&c);
+    c.dim = h[0], c.hidden_dim = h[1], c.n_layers = h[2], c.n_heads = h[3], c.n_kv_heads = h[4];
+    c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+    c.tied = h[5] > 0;
+    c.max_seq_len = h[6];
+    c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
+    c.bos_id = 1, c.eos_id = 2;
+    if (c.dim <= 0 || c.dim > 1 << 16 || c.hidden_dim <= 0 || c.hidden_dim > 1 << 18 || c.n_layers <= 0 ||
+        c.n_layers > 1024 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.vocab_size <= 0 || c.vocab_size > 1 << 24 ||
+        c.max_seq_len <= 0 || c.max_seq_len > 1 << 24 || c.dim % c.n_heads || config_check(&c, path, err) < 0) {
+        err_set(err, keep_path(path), 0, "not a llama2.c checkpoint (implausible header: dim %d, layers %d, heads %d/%d, "
+                "vocab %d, seq_len %d)", h[0], h[2], h[3], h[4], h[5], h[6]);
+        goto out;
+    }
+    size_t sizes[MODEL_NTENSORS];
+    size_t need = model_tensor_sizes(&c, sizes);
+    if (version == 0)
+        need = size_add(need, size_mul((size_t)c.max_seq_len, (size_t)c.head_dim)); /* RoPE tables */
+    need = size_mul(need, 4);
+    if (len - off != need) {
+        err_set(err, keep_path(path), 0, "file has %zu bytes of weights but the header (dim %d, layers %d, vocab %d) "
+                "needs %zu", len - off, c.dim, c.n_layers, c.vocab_size, need);
+        goto out;
+    }
+    model_alloc(m, &c);
+    ModelWeights *w = &m->w;
+    const float *src = (const float *)(buf + off); /* off is 4-aligned; slurp buffer is malloc-aligned */
+    /* the order of the arrays in the file */
+    float *v0[] = {w->embed, w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_down, w->w_up,
+                   w->final_norm};
+    size_t n0[] = {sizes[0], sizes[1], sizes[2], sizes[3], sizes[4], sizes[8], sizes[9], sizes[10], sizes[12],
+                   sizes[11], sizes[13]};
+    float *v1[] = {w->attn_norm, w->ffn_norm, w->final_norm, w->embed, w->wq, w->wk, w->wv, w->wo, w->w_gate,
+                   w->w_down, w->w_up};
+    size_t n1[] = {sizes[1], sizes[9], sizes[13], sizes[0], sizes[2], sizes[3], sizes[4], sizes[8], sizes[10],
+                   sizes[12], sizes[11]};
+    for (int i = 0; i < 11; i++) {
+        float *dst = version ? v1[i] : v0[i];
+        size_t n = version ? n1[i] : n0[i];
+        memcpy(dst, src, n * 4);
+        src += n;
+    }
+    if (version == 0)
+        src += (size_t)c.max_seq_len * (size_t)c.head_dim;
+    if (!c.tied)
+        memcpy(w->lm_head, src, sizes[14] * 4);
+    for (int l = 0; l < c.n_layers; l++) {
+        permute_meta_to_hf(w->wq + (size_t)l * sizes[2] / (size_t)c.n_layers, c.n_heads, c.head_dim, c.dim);
+        permute_meta_to_hf(w->wk + (size_t)l * sizes[3] / (size_t)c.n_layers, c.n_kv_heads, c.head_dim, c.dim);
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+int model_load(Model *m, const char *path, Err *err)
+{
+    struct stat st;
+    memset(m, 0, sizeof *m);
+    if (stat(path, &st) < 0) {
+        err_set(err, keep_path(path), 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode))
+        return load_hf(m, path, err);
+    return load_llama2c(m, path, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Saving                                                                    */
+
+/* The shortest decimal that reads back as the same float (so config.json
+ * says 1e-05, not 9.99999974737875e-06). */
+static void add_float(StrBuf *sb, float x)
+{
+    char buf[64];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+        if (strtof(buf, NULL) == x)
+            break;
+    }
+    if (!strpbrk(buf, ".en"))
+        strcat(buf, ".0");
+    sb_adds(sb, buf);
+}
+
+int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
+{
+    const ModelConfig *c = &m->cfg;
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        err_set(err, keep_path(dir), 0, "cannot create directory: %s", strerror(errno));
+        return -1;
+    }
+    /* q/k/v biases exist only in qwen2 among the supported architectures */
+    const char *arch = c->qkv_bias ? "qwen2" : (c->arch[0] ? c->arch : "llama");
+    const char *cls = !strcmp(arch, "qwen2") ? "Qwen2ForCausalLM" : !strcmp(arch, "mistral") ? "MistralForCausalLM"
+                                                                                               : "LlamaForCausalLM";
+    StrBuf j = SB_INIT;
+    sb_addf(&j, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n", cls, arch);
+    sb_addf(&j, "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n", c->dim,
+            c->hidden_dim, c->n_layers);
+    sb_addf(&j, "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n  \"head_dim\": %d,\n", c->n_heads,
+            c->n_kv_heads, c->head_dim);
+    sb_addf(&j, "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n", c->vocab_size, c->max_seq_len);
+    sb_adds(&j, "  \"rope_theta\": ");
+    add_float(&j, c->rope_theta);
+    sb_adds(&j, ",\n  \"rms_norm_eps\": ");
+    add_float(&j, c->norm_eps);
+    sb_addf(&j, ",\n  \"tie_word_embeddings\": %s,\n  \"hidden_act\": \"silu\",\n", c->tied ? "true" : "false");
+    if (strcmp(arch, "qwen2"))
+        sb_adds(&j, "  \"attention_bias\": false,\n  \"mlp_bias\": false,\n");
+    if (!strcmp(arch, "mistral"))
+        sb_adds(&j, "  \"sliding_window\": null,\n");
+    if (c->rope_factor > 0) {
+        sb_adds(&j, "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": ");
+        add_float(&j, c->rope_factor);
+        sb_adds(&j, ", \"low_freq_factor\": ");
+        add_float(&j, c->rope_low_freq);
+        sb_adds(&j, ", \"high_freq_factor\": ");
+        add_float(&j, c->rope_high_freq);
+        sb_addf(&j, ", \"original_max_position_embeddings\": %d},\n", c->rope_orig_max);
+    } else {
+        sb_adds(&j, "  \"rope_scaling\": null,\n");
+    }
+    if (c->bos_id >= 0)
+        sb_addf(&j, "  \"bos_token_id\": %d,\n", c->bos_id);
+    if (c->eos_id >= 0)
+        sb_addf(&j, "  \"eos_token_id\": %d,\n", c->eos_id);
+    if (c->tokenizer[0])
+        sb_addf(&j, "  \"miso_tokenizer\": \"%s\",\n", c->tokenizer);
+    sb_addf(&j, "  \"initializer_range\": 0.02,\n  \"use_cache\": true,\n  \"torch_dtype\": \"%s\"\n}\n",
+            dtype == MODEL_SAVE_BF16 ? "bfloat16" : "float32");
+
+    StrBuf p = SB_INIT;
+    int rc = -1;
+    StWriteTensor *t = NULL;
+    sb_addf(&p, "%s/config.json", dir);
+    OutFile of;
+    FILE *fp = ofile_open(&of, p.buf, err);
+    if (!fp)
+        goto out;
+    fwrite(j.buf, 1, j.len, fp);
+    if (ofile_commit(&of, err) < 0)
+        goto out;
+
+    TensorDesc d[MODEL_NTENSORS];
+    tensor_descs(c, &m->w, d);
+    size_t nt = 0, cap = 0;
+    for (int i = 0; i < MODEL_NTENSORS; i++) {
+        if (!d[i].base)
+            continue;
+        for (int l = 0; l < (d[i].per_layer ? c->n_layers : 1); l++) {
+            t = grow_array(t, &cap, nt + 1, sizeof *t);
+            char name[256];
+            snprintf(name, sizeof name, d[i].hf, l);
+            t[nt].name = xstrdup(name);
+            t[nt].ndim = d[i].cols ? 2 : 1;
+            t[nt].shape[0] = d[i].rows;
+            t[nt].shape[1] = d[i].cols;
+            t[nt].data = d[i].base + (size_t)l * (size_t)desc_numel(&d[i]);
+            nt++;
+        }
+    }
+    sb_reset(&p);
+    sb_addf(&p, "%s/model.safetensors", dir);
+    rc = st_write(p.buf, t, nt, dtype == MODEL_SAVE_BF16 ? ST_BF16 : ST_F32, err);
+    for (size_t i = 0; i < nt; i++)
+        free((char *)t[i].name);
+out:
+    free(t);
+    sb_release(&p);
+    sb_release(&j);
+    return rc;
 }
