@@ -143,6 +143,7 @@ struct IfevalScorer {
     pcre2_code *fixed[N_FIXED];
     Rng rng;                   /* lm-eval-2023 random letters */
     int limit_hit;             /* set when a regex gave up in the current check */
+    uint32_t match_opts;       /* PCRE2_NO_UTF_CHECK once the response is known valid */
     StrBuf t1, t2;             /* scratch */
 };
 
@@ -272,8 +273,8 @@ static int re_next(IfevalScorer *s, pcre2_code *re, const char *v, size_t n, siz
 {
     if (start > n)
         return 0;
-    int rc = pcre2_match(re, (PCRE2_SPTR)v, n, start, notempty ? PCRE2_NOTEMPTY_ATSTART : 0,
-                         s->md, s->mctx);
+    int rc = pcre2_match(re, (PCRE2_SPTR)v, n, start,
+                         s->match_opts | (notempty ? PCRE2_NOTEMPTY_ATSTART : 0), s->md, s->mctx);
     if (rc < 0) {
         if (rc != PCRE2_ERROR_NOMATCH)
             s->limit_hit = 1;
@@ -1118,8 +1119,11 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     return 0;
 }
 
-int ifeval_check(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v, size_t n,
-                 StrBuf *why)
+/* pcre2_match checks UTF-8 validity of the subject on every call, from the
+ * start offset on, which makes findall quadratic: validate once here instead
+ * (every candidate text derived from a valid response stays valid). */
+static int check_valid(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v, size_t n,
+                       StrBuf *why)
 {
     s->limit_hit = 0;
     size_t mark = why ? why->len : 0;
@@ -1131,6 +1135,15 @@ int ifeval_check(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v
     return ok;
 }
 
+int ifeval_check(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v, size_t n,
+                 StrBuf *why)
+{
+    s->match_opts = utf8_valid(v, n, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+    int ok = check_valid(s, p, i, v, n, why);
+    s->match_opts = 0;
+    return ok;
+}
+
 /* ---------------------------------------------------------------- strict and loose */
 
 void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size_t n,
@@ -1138,17 +1151,20 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
                   StrBuf *why_strict, StrBuf *why_loose)
 {
     int blank = pystr_isblank(resp, n);
+    s->match_opts = utf8_valid(resp, n, NULL) ? PCRE2_NO_UTF_CHECK : 0;
     for (size_t i = 0; i < p->n; i++) {
         if (blank) {
             strict[i] = 0;
             if (why_strict)
                 sb_adds(&why_strict[i], "response is empty");
         } else {
-            strict[i] = (unsigned char)ifeval_check(s, p, i, resp, n, why_strict ? &why_strict[i] : NULL);
+            strict[i] = (unsigned char)check_valid(s, p, i, resp, n, why_strict ? &why_strict[i] : NULL);
         }
     }
-    if (!loose)
+    if (!loose) {
+        s->match_opts = 0;
         return;
+    }
 
     /* The eight candidates of test_instruction_following_loose. */
     const char *first_nl = memchr(resp, '\n', n);
@@ -1191,7 +1207,7 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
             continue;
         }
         for (int k = 1; k < 8 && !loose[i]; k++)
-            if (ok_cand[k] && ifeval_check(s, p, i, cand[k].buf, cand[k].len, NULL))
+            if (ok_cand[k] && check_valid(s, p, i, cand[k].buf, cand[k].len, NULL))
                 loose[i] = 1;
         if (!loose[i] && why_loose) {
             if (why_strict)
@@ -1199,13 +1215,14 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
             else if (blank)
                 sb_adds(&why_loose[i], "response is empty");
             else
-                ifeval_check(s, p, i, resp, n, &why_loose[i]);
+                check_valid(s, p, i, resp, n, &why_loose[i]);
             if (!blank)
                 sb_adds(&why_loose[i], " (and in all 7 loose variants)");
         }
     }
     for (int k = 0; k < 8; k++)
         sb_release(&cand[k]);
+    s->match_opts = 0;
 }
 
 /* ---------------------------------------------------------------- output */

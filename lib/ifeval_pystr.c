@@ -164,7 +164,7 @@ size_t pystr_first_word(const char *s, size_t n, size_t *start)
 
 static int has_match(pcre2_code *re, const char *s, size_t n)
 {
-    return pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, md_case, NULL) >= 0;
+    return pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md_case, NULL) >= 0;
 }
 
 int pystr_isupper(const char *s, size_t n)
