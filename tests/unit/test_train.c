@@ -21,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "checkpoint.h"
 #include "rng.h"
 #include "safetensors.h"
 #include "testhelp.h"
@@ -256,8 +257,163 @@ static void para_order_invariant(int variant)
     free(g1), free(g2);
 }
 
+/* ---------------------------------------------------------------------------
+ * PyTorch reference fixtures (tests/reference/train_ref.py, float64 autograd
+ * on the literal definitions).  Tolerance per tensor: max |diff| <= 2e-5 +
+ * 1e-3 * max |reference| (float32 against float64); loss within 1e-5. */
+
+static float *st_get(const StFile *f, const char *name, size_t *n)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t)
+        return NULL;
+    Err err;
+    float *buf = xmalloc(sizeof(float) * (st_numel(t) ? st_numel(t) : 1));
+    if (st_read_f32(f, t, buf, &err) < 0) {
+        free(buf);
+        return NULL;
+    }
+    if (n)
+        *n = st_numel(t);
+    return buf;
+}
+
+static void fixture_check(const char *mode)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/train/ref-%s.safetensors", mode);
+    StFile f;
+    Err err;
+    if (st_open(&f, path, &err) < 0) {
+        CHECK(0, "opens the PyTorch fixture %s", path);
+        return;
+    }
+    float *cf = st_get(&f, "config", NULL);
+    ModelConfig c = tiny_cfg((int)cf[8], (int)cf[7]);
+    c.dim = (int)cf[0], c.hidden_dim = (int)cf[1], c.n_layers = (int)cf[2], c.n_heads = (int)cf[3];
+    c.n_kv_heads = (int)cf[4], c.head_dim = (int)cf[5], c.vocab_size = (int)cf[6];
+    c.rope_theta = cf[9], c.norm_eps = cf[10];
+    free(cf);
+    Model m;
+    model_init_random(&m, &c, 1);
+    size_t nn = ckpt_hf_names(&c, NULL);
+    CkptName *names = xmalloc(sizeof(CkptName) * nn);
+    ckpt_hf_names(&c, names);
+    int missing = 0;
+    for (size_t i = 0; i < nn; i++) {
+        size_t k = 0;
+        float *w = st_get(&f, names[i].name, &k);
+        if (!w || k != names[i].numel) {
+            missing++;
+        } else {
+            memcpy(m.block + names[i].offset, w, sizeof(float) * k);
+        }
+        free(w);
+    }
+    CHECK(!missing, "%s fixture: every HF-named weight is present with the right size", mode);
+    /* samples */
+    enum { MAXS = 8 };
+    PackSample s[MAXS];
+    float *owned[MAXS * (2 * PACK_MAX_INPUTS + 4)];
+    int32_t *iowned[MAXS * (2 * PACK_MAX_INPUTS + 2)];
+    int no = 0, nio = 0, ns = 0;
+    uint8_t masks[MAXS][256];
+    for (; ns < MAXS; ns++) {
+        char nm[96];
+        size_t k;
+        memset(&s[ns], 0, sizeof s[ns]);
+        snprintf(nm, sizeof nm, "sample.%d.out.ids", ns);
+        float *oi = st_get(&f, nm, &k);
+        if (!oi)
+            break;
+        s[ns].out_len = (int)k;
+        int32_t *ids = xmalloc(sizeof(int32_t) * k), *pos = xmalloc(sizeof(int32_t) * k);
+        snprintf(nm, sizeof nm, "sample.%d.out.pos", ns);
+        float *op = st_get(&f, nm, NULL);
+        snprintf(nm, sizeof nm, "sample.%d.out.mask", ns);
+        float *om = st_get(&f, nm, NULL);
+        for (size_t j = 0; j < k; j++)
+            ids[j] = (int32_t)oi[j], pos[j] = (int32_t)op[j], masks[ns][j] = om[j] != 0;
+        free(oi), free(op), free(om);
+        s[ns].out_ids = ids, s[ns].out_pos = pos, s[ns].loss_mask = masks[ns];
+        iowned[nio++] = ids, iowned[nio++] = pos;
+        for (int i = 0; i < PACK_MAX_INPUTS; i++) {
+            snprintf(nm, sizeof nm, "sample.%d.in.%d.ids", ns, i);
+            float *ii = st_get(&f, nm, &k);
+            if (!ii)
+                break;
+            snprintf(nm, sizeof nm, "sample.%d.in.%d.pos", ns, i);
+            float *ip = st_get(&f, nm, NULL);
+            int32_t *a = xmalloc(sizeof(int32_t) * k), *b = xmalloc(sizeof(int32_t) * k);
+            for (size_t j = 0; j < k; j++)
+                a[j] = (int32_t)ii[j], b[j] = (int32_t)ip[j];
+            free(ii), free(ip);
+            s[ns].in_ids[i] = a, s[ns].in_pos[i] = b, s[ns].in_len[i] = (int)k;
+            s[ns].n_inputs = i + 1;
+            iowned[nio++] = a, iowned[nio++] = b;
+        }
+        s[ns].mode = s[ns].n_inputs == 1 ? PACK_SFT : !strcmp(mode, "para") ? PACK_PARA : PACK_SUCC;
+        snprintf(nm, sizeof nm, "sample.%d.weights", ns);
+        float *w = st_get(&f, nm, NULL);
+        s[ns].weights = w;
+        owned[no++] = w;
+    }
+    TrainLimits lim = {0};
+    train_limits_add(&lim, s, ns);
+    float *grad = xmalloc(sizeof(float) * m.nparams);
+    for (int variant = 0; variant < 4; variant++) {
+        const char *vn = attn_variant_name(variant);
+        Train t;
+        train_init(&t, &c, &lim, variant);
+        double loss = batch_loss(&t, &m, grad, s, ns);
+        char nm[160];
+        snprintf(nm, sizeof nm, "loss.%s", vn);
+        float *rl = st_get(&f, nm, NULL);
+        CHECK(rl && fabs(loss - rl[0]) < 1e-5, "%s %s: loss matches the PyTorch reference (%.6f vs %.6f)", mode, vn,
+              loss, rl ? rl[0] : 0.0f);
+        free(rl);
+        int bad = 0;
+        double worst = 0;
+        char which[160] = "";
+        for (size_t i = 0; i < nn; i++) {
+            snprintf(nm, sizeof nm, "grad.%s.%s", vn, names[i].name);
+            size_t k = 0;
+            float *rg = st_get(&f, nm, &k);
+            if (!rg || k != names[i].numel) {
+                bad++;
+                free(rg);
+                continue;
+            }
+            double md = 0, mr = 0;
+            for (size_t j = 0; j < k; j++) {
+                md = fmax(md, fabs((double)grad[names[i].offset + j] - rg[j]));
+                mr = fmax(mr, fabs((double)rg[j]));
+            }
+            if (md > 2e-5 + 1e-3 * mr) {
+                if (!bad)
+                    snprintf(which, sizeof which, " first: %s diff %.3g", names[i].name, md);
+                bad++;
+            }
+            worst = fmax(worst, md);
+            free(rg);
+        }
+        CHECK(!bad, "%s %s: all %zu gradients match the PyTorch reference (max diff %.2g)%s", mode, vn, nn, worst,
+              which);
+        train_release(&t);
+    }
+    for (int i = 0; i < no; i++)
+        free(owned[i]);
+    for (int i = 0; i < nio; i++)
+        free(iowned[i]);
+    free(grad), free(names);
+    model_release(&m);
+    st_close(&f);
+}
+
 int main(void)
 {
+    fixture_check("para");
+    fixture_check("succ");
     for (int v = 0; v < 4; v++)
         fd_check(v, 1, 0);
     fd_check(ATTN_MISO, 0, 1);
