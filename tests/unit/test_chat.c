@@ -1,0 +1,134 @@
+/* test_chat.c - the chat templates render the exact strings of
+ * reference/datasets.md §6; with MISO_TOK_LLAMA3 / MISO_TOK_MISTRAL set to
+ * tokenizer folders (tests/sh/tokenizer.sh does it) the documented token id
+ * examples are checked too. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "testhelp.h"
+
+static char *render(ChatTemplate tpl, const Tokenizer *t, const char *const *roles, const char *const *c, size_t n,
+                    int gen)
+{
+    static StrBuf sb = SB_INIT;
+    sb_reset(&sb);
+    chat_render_messages(tpl, t, roles, c, n, gen, &sb);
+    return sb.buf;
+}
+
+static int ids_equal(const IntVec *v, const int32_t *want, size_t n)
+{
+    if (v->n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (v->v[i] != want[i])
+            return 0;
+    return 1;
+}
+
+int main(void)
+{
+    const char *roles[] = {"user", "assistant"}, *conv[] = {"Hi", "Hello"};
+    const char *roles3[] = {"system", "user", "assistant"}, *conv3[] = {"Be brief.", "Hi", "Hello"};
+    ChatTemplate tpl;
+
+    CHECK(chat_template_from_name("llama3", &tpl) == 0 && tpl == CHAT_LLAMA3, "\"llama3\" names CHAT_LLAMA3");
+    CHECK(chat_template_from_name("chatml", &tpl) == 0 && tpl == CHAT_CHATML, "\"chatml\" names CHAT_CHATML");
+    CHECK(chat_template_from_name("vicuna", &tpl) == -1, "an unknown template name is refused");
+    CHECK_STR(chat_template_name(CHAT_MISTRAL), "mistral", "template names round-trip");
+
+    CHECK_STR(render(CHAT_LLAMA3, NULL, roles, conv, 2, 0),
+              "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>",
+              "llama3 renders the documented example string");
+    const char *padded[] = {"  Hi \n", "\u3000Hello\u00a0"};
+    CHECK_STR(render(CHAT_LLAMA3, NULL, roles, padded, 2, 1),
+              "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\n",
+              "llama3 trims message content (Unicode white space) and adds the generation prompt");
+    CHECK_STR(render(CHAT_MISTRAL, NULL, roles, conv, 2, 0), "<s>[INST] Hi [/INST]Hello</s>",
+              "mistral renders the v0.2 form");
+    const char *roles4[] = {"user", "assistant", "user"}, *conv4[] = {"Hi", "Hello", "Again"};
+    CHECK_STR(render(CHAT_MISTRAL, NULL, roles4, conv4, 3, 1), "<s>[INST] Hi [/INST]Hello</s>[INST] Again [/INST]",
+              "mistral: no space after </s> (v0.2), empty generation prompt");
+    CHECK_STR(render(CHAT_MISTRAL, NULL, roles3, conv3, 3, 0), "<s>[INST] Be brief.\n\nHi [/INST]Hello</s>",
+              "mistral folds a system message into the first user turn");
+    CHECK_STR(render(CHAT_CHATML, NULL, roles3, conv3, 3, 1),
+              "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+              "<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>assistant\n",
+              "chatml renders each turn with <|im_start|>/<|im_end|> and no BOS");
+    CHECK_STR(chat_generation_prompt(CHAT_LLAMA3), "<|start_header_id|>assistant<|end_header_id|>\n\n",
+              "llama3 generation prompt");
+    CHECK_STR(chat_end_of_turn(CHAT_LLAMA3), "<|eot_id|>", "llama3 end of turn");
+    CHECK_STR(chat_end_of_turn(CHAT_CHATML), "<|im_end|>", "chatml end of turn");
+    CHECK_STR(chat_end_of_turn(CHAT_MISTRAL), "</s>", "mistral end of turn");
+
+    /* plain, byte tokenizer */
+    Err err;
+    Tokenizer *bt = tok_load("byte", &err);
+    CHECK(bt != NULL, "the byte tokenizer loads");
+    StrBuf sb = SB_INIT;
+    chat_render_prompt(CHAT_PLAIN, bt, "sys", "hello", &sb);
+    CHECK_STR(sb.buf, "<s><|system|>\nsys<|end|>\n<|user|>\nhello<|end|>\n", "plain prompt for the byte tokenizer");
+    sb_reset(&sb);
+    chat_render_prompt(CHAT_PLAIN, bt, NULL, "hello", &sb);
+    CHECK_STR(sb.buf, "<s><|user|>\nhello<|end|>\n", "plain prompt without a system turn");
+    CHECK_STR(chat_generation_prompt_for(CHAT_PLAIN, bt), "<|assistant|>\n", "plain generation prompt (byte)");
+    CHECK_STR(chat_end_of_turn_for(CHAT_PLAIN, bt), "<|end|>", "plain end of turn (byte)");
+    IntVec ids = {0};
+    sb_reset(&sb);
+    chat_render_prompt(CHAT_PLAIN, bt, NULL, "hi", &sb);
+    sb_adds(&sb, chat_generation_prompt(CHAT_PLAIN));
+    tok_encode(bt, sb.buf, sb.len, 1, &ids);
+    const int32_t want_plain[] = {256, 258, 10, 104, 105, 261, 10, 259, 10};
+    CHECK(ids_equal(&ids, want_plain, 9), "plain template on the byte tokenizer encodes to its special ids");
+    CHECK(chat_guess(bt) == CHAT_PLAIN, "the byte tokenizer guesses plain");
+    intvec_release(&ids);
+    tok_free(bt);
+
+    const char *p3 = getenv("MISO_TOK_LLAMA3");
+    if (p3) {
+        Tokenizer *t = tok_load(p3, &err);
+        CHECK(t != NULL, "Llama-3 tokenizer loads from %s", p3);
+        if (t) {
+            sb_reset(&sb);
+            chat_render_messages(CHAT_LLAMA3, t, roles, conv, 2, 0, &sb);
+            tok_encode(t, sb.buf, sb.len, 1, &ids);
+            const int32_t want[] = {128000, 128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 9906, 128009};
+            CHECK(ids_equal(&ids, want, 13), "the Llama-3 example encodes to the documented 13 ids");
+            CHECK(chat_guess(t) == CHAT_LLAMA3, "a tokenizer with <|eot_id|> guesses llama3");
+            CHECK(tok_token_id(t, "system") == 9125 && tok_token_id(t, "<|end_header_id|>") == 128007,
+                  "token ids of \"system\" and <|end_header_id|>");
+            CHECK_STR(chat_generation_prompt_for(CHAT_PLAIN, t), "### Assistant:\n", "plain generation prompt (BPE)");
+            CHECK_STR(chat_end_of_turn_for(CHAT_PLAIN, t), "<|end_of_text|>", "plain end of turn is EOS (BPE)");
+            intvec_release(&ids);
+            tok_free(t);
+        }
+    }
+    const char *pm = getenv("MISO_TOK_MISTRAL");
+    if (pm) {
+        Tokenizer *t = tok_load(pm, &err);
+        CHECK(t != NULL, "Mistral tokenizer loads from %s", pm);
+        if (t) {
+            sb_reset(&sb);
+            chat_render_messages(CHAT_MISTRAL, t, roles, conv, 1, 0, &sb);
+            sb_adds(&sb, "Hello");
+            /* the documented example has BOS as an id, the rest as text */
+            intvec_push(&ids, tok_bos(t));
+            const char *text = sb.buf + strlen("<s>");
+            tok_encode(t, text, strlen(text), 0, &ids);
+            const int32_t want[] = {1, 733, 16289, 28793, 15359, 733, 28748, 16289, 28793, 16230};
+            CHECK(ids_equal(&ids, want, 10), "the Mistral example \"[INST] Hi [/INST]Hello\" encodes to the documented ids");
+            ids.n = 0;
+            tok_encode(t, sb.buf, sb.len, 1, &ids);
+            CHECK(ids.n > 0 && ids.v[0] == 1, "<s> in rendered text becomes BOS id 1");
+            CHECK(chat_guess(t) == CHAT_MISTRAL, "a SentencePiece tokenizer with <s> and </s> guesses mistral");
+            intvec_release(&ids);
+            tok_free(t);
+        }
+    }
+    sb_release(&sb);
+    return TEST_REPORT();
+}
