@@ -545,14 +545,20 @@ int sample_write(FILE *f, const Sample *s, StrBuf *o)
 
 void err_reason(const char *msg, StrBuf *out)
 {
+    /* Positions and sizes vary per record, the kind of problem does not:
+     * cut " at column 4", " (more than ... bytes)", " in 'messages[2]'", and
+     * the system text after "read error:"/"truncated or corrupt gzip input:". */
     sb_reset(out);
     size_t n = strlen(msg);
-    const char *cuts[] = {":", " at ", " (", " in '"};
+    const char *cuts[] = {" at ", " (", " in '"};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
         const char *p = strstr(msg, cuts[i]);
         if (p && (size_t)(p - msg) < n)
             n = (size_t)(p - msg);
     }
+    const char *colon = strchr(msg, ':');
+    if (colon && (!strncmp(msg, "read error:", 11) || !strncmp(msg, "truncated or corrupt gzip input:", 32)))
+        n = (size_t)(colon - msg);
     sb_add(out, msg, n);
 }
 

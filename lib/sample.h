@@ -141,9 +141,10 @@ int sample_write(FILE *f, const Sample *s, StrBuf *scratch);
 void json_add_string(StrBuf *out, const char *s, size_t n);
 void json_add_value(StrBuf *out, const cJSON *v);
 
-/* The reason of an error message, for --skip-bad summaries: the message up
- * to the first ':', " at " or " (" ("malformed JSON at column 4" ->
- * "malformed JSON").  Written into out (reset first). */
+/* The reason of an error message, for --skip-bad summaries: the message
+ * without its position or size details (" at column 4", " (limit ...)",
+ * " in 'field[2]'"): "malformed JSON at column 4" -> "malformed JSON".
+ * Written into out (reset first). */
 void err_reason(const char *msg, StrBuf *out);
 
 /*

@@ -89,5 +89,27 @@ ok "crab-split: --max-constraints 4 keeps 4 constraints (6 inputs) per record" \
     "python3 -c 'import json,sys
 assert all(len(json.loads(l)[\"inputs\"]) == 6 and len(json.loads(l)[\"meta\"][\"constraints\"]) == 4 for l in open(sys.argv[1]))' '$T/k4.jsonl'"
 
+# Crab final-SFT records built from the real sample by an independent
+# re-implementation of Crab's Forward_data_generate.py (every wrapper and
+# joiner): crab-split must recover x and c1..cn exactly where the text can
+# be taken apart, and refuse exactly the ambiguous ones.
+python3 tests/sh/data/crab_forward_gen.py "$D/crab/constraint_back_translation_sample.json" 600 11 > "$T/fwd.jsonl"
+crab-split --skip-bad "$T/fwd.jsonl" > "$T/fwd.out" 2> "$T/fwd.err"
+ok "crab-split: 600 generated _forward records: constraints, instruction and wrapper recovered exactly, ambiguous ones refused" "python3 - '$T/fwd.jsonl' '$T/fwd.out' <<'PY'
+import json, sys
+src = [json.loads(l) for l in open(sys.argv[1])]
+out = {json.loads(l)['id']: json.loads(l) for l in open(sys.argv[2])}
+for s in src:
+    t, o = s['_truth'], out.get(s['id'])
+    assert t['parsable'] == (o is not None), s['id']
+    if o:
+        assert o['meta']['constraints'] == t['constraints'] and o['inputs'][-1] == t['x'] and o['meta']['wrapper'] == t['wrapper'], s['id']
+        assert o['inputs'][0] == s['messages'][0]['content'] or len(t['constraints']) == 1
+assert 0 < len(out) < len(src)
+PY"
+nref=$(python3 -c 'import json,sys; print(sum(not json.loads(l)["_truth"]["parsable"] for l in open(sys.argv[1])))' "$T/fwd.jsonl")
+ok "crab-split: the refused _forward records are reported with their reasons ($nref)" \
+    "grep -q '^crab-split: skipped $nref bad records: .*cannot take the constraints apart: constraints joined by spaces cannot be separated' '$T/fwd.err'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

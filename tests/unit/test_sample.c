@@ -106,6 +106,11 @@ int main(void)
     CHECK_STR(r.buf, "malformed JSON", "reduces a message with a column to its reason");
     err_reason("missing field 'output'", &r);
     CHECK_STR(r.buf, "missing field 'output'", "keeps a field message whole as its reason");
+    err_reason("cannot take the constraints apart: constraints joined by spaces cannot be separated", &r);
+    CHECK_STR(r.buf, "cannot take the constraints apart: constraints joined by spaces cannot be separated",
+              "keeps the why of a wrapper refusal in its reason");
+    err_reason("truncated or corrupt gzip input: <fd:3>: unexpected end of file", &r);
+    CHECK_STR(r.buf, "truncated or corrupt gzip input", "drops the system text of a gzip error");
     sb_release(&r);
     SkipCount k = {0};
     skip_add(&k, "empty line");
