@@ -561,7 +561,8 @@ static long index_of(const uint32_t *set, size_t n, uint32_t c)
     return -1;
 }
 
-const char *langdetect_detect(const LangDetector *d, const char *text, size_t n, uint64_t seed)
+/* Detector._detect_block: fills langprob[nlang]; 0, or -1 with no features. */
+static int detect_block(const LangDetector *d, const char *text, size_t n, uint64_t seed, double *langprob)
 {
     StrBuf valid = SB_INIT, a = SB_INIT, b = SB_INIT;
     text = nlpre_valid_copy(text, &n, &valid);
@@ -662,11 +663,11 @@ const char *langdetect_detect(const LangDetector *d, const char *text, size_t n,
     free(cp);
     if (!nrows) {
         free(rows);
-        return NULL;
+        return -1;
     }
-    /* Detector._detect_block */
     size_t L = d->nlang, stride = d->width;
-    double *langprob = xcalloc(L, sizeof *langprob);
+    for (size_t j = 0; j < L; j++)
+        langprob[j] = 0.0;
     double *prob = xmalloc(size_mul(L, sizeof *prob));
     PyRandom rnd;
     pyrandom_seed(&rnd, seed);
@@ -696,16 +697,48 @@ const char *langdetect_detect(const LangDetector *d, const char *text, size_t n,
         for (size_t j = 0; j < L; j++)
             langprob[j] += prob[j] / N_TRIAL;
     }
-    /* _sort_probability: p > PROB_THRESHOLD, highest first, the first of equals wins. */
-    const char *best = "unknown";
-    double bestp = 0.0;
-    for (size_t j = 0; j < d->nlang; j++)
-        if (langprob[j] > PROB_THRESHOLD && langprob[j] > bestp) {
-            bestp = langprob[j];
-            best = d->langs[j];
-        }
-    free(langprob);
     free(prob);
     free(rows);
-    return best;
+    return 0;
+}
+
+int langdetect_probabilities(const LangDetector *d, const char *text, size_t n, uint64_t seed, const char **langs,
+                             double *probs, int max)
+{
+    double *langprob = xmalloc(size_mul(d->nlang, sizeof *langprob));
+    if (detect_block(d, text, n, seed, langprob) < 0) {
+        free(langprob);
+        return -1;
+    }
+    /* _sort_probability: p > PROB_THRESHOLD, highest first; list.sort(reverse=True)
+     * is stable, so equal probabilities keep profile order. */
+    int k = 0;
+    for (size_t j = 0; j < d->nlang; j++) {
+        if (!(langprob[j] > PROB_THRESHOLD))
+            continue;
+        int pos = k < max ? k : max;
+        while (pos > 0 && probs[pos - 1] < langprob[j])
+            pos--;
+        if (pos >= max)
+            continue;
+        int last = k < max ? k : max - 1;
+        for (int q = last; q > pos; q--) {
+            probs[q] = probs[q - 1];
+            langs[q] = langs[q - 1];
+        }
+        probs[pos] = langprob[j];
+        langs[pos] = d->langs[j];
+        if (k < max)
+            k++;
+    }
+    free(langprob);
+    return k;
+}
+
+const char *langdetect_detect(const LangDetector *d, const char *text, size_t n, uint64_t seed)
+{
+    const char *lang;
+    double p;
+    int k = langdetect_probabilities(d, text, n, seed, &lang, &p, 1);
+    return k < 0 ? NULL : k == 0 ? "unknown" : lang;
 }

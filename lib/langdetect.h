@@ -45,5 +45,9 @@ void langdetect_free(LangDetector *d);
 /* langdetect.detect(text) with DetectorFactory.seed = seed (default use: 0): the language code ("en", "zh-cn", ...)
    as a static string, or NULL where langdetect raises LangDetectException (no features). */
 const char *langdetect_detect(const LangDetector *d, const char *text, size_t n, uint64_t seed);
+/* langdetect.detect_langs(text): up to max languages with probability > 0.1, highest first, into
+   langs[]/probs[]; returns how many (0: detect() would say "unknown"), or -1 where langdetect raises. */
+int langdetect_probabilities(const LangDetector *d, const char *text, size_t n, uint64_t seed, const char **langs,
+                             double *probs, int max);
 
 #endif

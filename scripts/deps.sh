@@ -3,7 +3,7 @@
 # Called by `make check`, `make demo` and `make bench`; quiet when all is there.
 set -e
 PKGS="build-essential pkg-config libpcre2-dev libcjson-dev zlib1g-dev libcurl4-openssl-dev \
-libopenblas-openmp-dev libopenmpi-dev openmpi-bin python3 nodejs npm chromium jq"
+libopenblas-openmp-dev libopenmpi-dev openmpi-bin python3 nodejs npm chromium jq python3-nltk python3-langdetect"
 missing=""
 for p in $PKGS; do
     case "$p" in

@@ -8,9 +8,14 @@ python3-langdetect 1.0.9).
                               variants and the 541 prompts (--lang: the
                               responses, the prompts, and the variants of the
                               responses whose instructions call langdetect)
+  textref.py fuzz N SEED      N random texts built from tricky pieces (quotes,
+                              ellipses, abbreviations, initials, numbers, lists,
+                              brackets, contractions, Unicode, blank lines)
   textref.py punkt < texts    {"s": sentences, "w": word_tokenize tokens} a line
-  textref.py lang < texts     langdetect.detect with DetectorFactory.seed = 0
-                              ("-" where it raises LangDetectException)
+  textref.py lang < texts     langdetect.detect_langs with DetectorFactory.seed = 0
+                              as "lang:%.17g ..." (so probabilities must agree
+                              to the last bit; "-" where it raises
+                              LangDetectException, "unknown" for none > 0.1)
   textref.py compare A B      compare two outputs line by line (JSON-aware);
                               prints PASS/FAIL lines and the counts
 """
@@ -89,6 +94,33 @@ def corpus(lang_only):
     return out
 
 
+PIECES = [
+    "word", "Word", "WORD", "e.g.", "i.e.", "U.S.", "Mr.", "Dr.", "etc.", "vs.", "No.", "St.", "Jan.",
+    "A.", "J.", "x.", "3.", "12.", "3.5", "1,000", "-2.5", "##", "...", "..", ". . .", "--", "-", "---",
+    ".", "!", "?", "?!", "!!!", ",", ";", ":", "\"", "'", "``", "''", "(", ")", "[", "]", "{", "}",
+    "<", ">", "*", "**", "@", "#", "$", "%", "&", "/", "\u201c", "\u201d", "\u2018", "\u2019",
+    "\u00ab", "\u00bb", "\u2026", "\u2014", "\u00e9t\u00e9", "\u00c9cole", "\u0130stanbul",
+    "\u03a3\u039f\u03a6\u0399\u0391", "\u043f\u0440\u0438\u0432\u0435\u0442", "\u65e5\u672c",
+    "\u0928\u092e\u0938\u094d\u0924\u0947", "don't", "DON'T", "can't", "cannot", "gonna", "wanna",
+    "'tis", "'twas", "it's", "they'll", "we're", "I've", "he'd", "o'clock", "rock'n'roll", "http://x.org/a.b",
+    "a@b.com", "The", "However", "But", "And", "In", "It", "They", "\u2022", "1)", "(a)", "#1", "\t",
+]
+SEPS = [" ", " ", " ", "", "\n", "\n\n", "  ", "\r\n", "\u00a0", "\u3000", " \n"]
+
+
+def fuzz(n, seed):
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rnd.randint(1, 40)):
+            parts.append(rnd.choice(PIECES))
+            parts.append(rnd.choice(SEPS))
+        out.append("".join(parts))
+    return out
+
+
 def punkt_params():
     from nltk.tokenize.punkt import PunktParameters
 
@@ -116,6 +148,9 @@ def main():
     if cmd == "texts":
         for t in corpus("--lang" in sys.argv[2:]):
             print(json.dumps(t, ensure_ascii=False))
+    elif cmd == "fuzz":
+        for t in fuzz(int(sys.argv[2]), int(sys.argv[3])):
+            print(json.dumps(t, ensure_ascii=False))
     elif cmd == "punkt":
         from nltk.tokenize.destructive import NLTKWordTokenizer
         from nltk.tokenize.punkt import PunktSentenceTokenizer
@@ -126,12 +161,27 @@ def main():
             words = [w for s in sents for w in wt.tokenize(s)]
             print(json.dumps({"s": sents, "w": words}, ensure_ascii=False))
     elif cmd == "lang":
-        from langdetect import DetectorFactory, detect
+        import langdetect.detector_factory as factory
+        from langdetect import DetectorFactory, detect, detect_langs
         from langdetect.lang_detect_exception import LangDetectException
         DetectorFactory.seed = 0
+        if "--listdir-order" in sys.argv[2:]:
+            # Stock langdetect: profiles in os.listdir order (file-system dependent),
+            # which changes float summation order; compare the language only.
+            for t in texts_in():
+                try:
+                    print(detect(t))
+                except LangDetectException:
+                    print("-")
+            return 0
+        # Profiles in sorted file-name order, as lib/langdetect.c loads them,
+        # so the probabilities must agree to the last bit.
+        real_listdir = os.listdir
+        factory.os.listdir = lambda d: sorted(real_listdir(d))
         for t in texts_in():
             try:
-                print(detect(t))
+                langs = detect_langs(t)
+                print(" ".join("%s:%.17g" % (l.lang, l.prob) for l in langs) if langs else "unknown")
             except LangDetectException:
                 print("-")
     elif cmd == "compare":

@@ -1,7 +1,8 @@
 /*
  * test_langdetect.c - unit tests for lib/langdetect; with --dump, a helper
  * for tests/sh/textref.sh: reads JSON strings, one a line, on stdin and
- * prints langdetect_detect(text, seed 0) for each ("-" for an exception).
+ * prints langdetect.detect_langs(text) with seed 0 for each as "lang:%.17g ..."
+ * ("-" for an exception, "unknown" for no language above 0.1).
  */
 #include "langdetect.h"
 #include "testhelp.h"
@@ -22,8 +23,16 @@ static int dump(void)
         cJSON *j = cJSON_ParseWithLength(line, (size_t)got);
         if (!cJSON_IsString(j))
             die("stdin: expected a JSON string a line");
-        const char *r = langdetect_detect(d, j->valuestring, strlen(j->valuestring), 0);
-        printf("%s\n", r ? r : "-");
+        const char *langs[10];
+        double probs[10];
+        int k = langdetect_probabilities(d, j->valuestring, strlen(j->valuestring), 0, langs, probs, 10);
+        if (k < 0)
+            printf("-");
+        else if (k == 0)
+            printf("unknown");
+        for (int i = 0; i < k; i++)
+            printf("%s%s:%.17g", i ? " " : "", langs[i], probs[i]);
+        printf("\n");
         cJSON_Delete(j);
     }
     free(line);

@@ -1,0 +1,325 @@
+/*
+ * test_model.c - lib/model: the size table and presets (against the
+ * parameter counts of trainer-notes §3.2), random initialisation, the
+ * llama2.c loader (stories260K.bin), HF save/load round trips with the RoPE
+ * layout kept right in both directions (llama2.c .bin -> HF dir -> load ->
+ * bit-identical logits), and clear errors for broken model directories.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "forward.h"
+#include "model.h"
+#include "safetensors.h"
+#include "testhelp.h"
+
+static char dir[] = "/tmp/miso-model-XXXXXX";
+
+static const char *tmp(const char *name)
+{
+    static char p[2][512];
+    static int k;
+    k ^= 1;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+static float *logits_of(const Model *m, const int32_t *ids, int T)
+{
+    Forward f;
+    fwd_init(&f, m);
+    KVCache c;
+    kv_init(&c, &m->cfg, T);
+    float *lg = xmalloc(sizeof(float) * (size_t)T * m->cfg.vocab_size);
+    fwd_forward(&f, &c, NULL, 0, 0, ids, T, 0, lg, 1);
+    kv_release(&c);
+    fwd_release(&f);
+    return lg;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_presets(void)
+{
+    ModelConfig c;
+    size_t sizes[MODEL_NTENSORS];
+    CHECK(model_preset(&c, "mid") == 0, "knows the mid preset");
+    size_t n = model_tensor_sizes(&c, sizes);
+    CHECK(n > 56300000 && n < 56500000 && !c.tied, "mid is the 56.4 M-parameter untied model of trainer-notes (%zu)", n);
+    CHECK(model_preset(&c, "small") == 0 && (n = model_tensor_sizes(&c, sizes)) > 7100000 && n < 7200000 && !c.tied,
+          "small is the 7.15 M-parameter untied model (%zu)", n);
+    CHECK(model_preset(&c, "tiny") == 0 && c.vocab_size == 264 && c.tied && !strcmp(c.tokenizer, "byte") &&
+              c.n_kv_heads == 2 && c.hidden_dim == 352 && c.max_seq_len == 1024,
+          "tiny is the byte-tokenizer demo model");
+    CHECK(model_preset(&c, "huge") < 0, "rejects an unknown preset");
+    Model a, b, d;
+    model_preset(&c, "tiny");
+    model_tensor_sizes(&c, sizes);
+    model_init_random(&a, &c, 1);
+    model_init_random(&b, &c, 1);
+    model_init_random(&d, &c, 2);
+    CHECK(a.nparams == b.nparams && !memcmp(a.block, b.block, a.nparams * sizeof(float)),
+          "random initialisation is deterministic for a seed");
+    CHECK(memcmp(a.block, d.block, a.nparams * sizeof(float)) != 0, "another seed gives other weights");
+    CHECK(a.w.lm_head == a.w.embed && a.w.bq == NULL, "a tied model shares embed and lm_head and has no biases");
+    CHECK(a.w.attn_norm[5] == 1.0f && a.w.final_norm[0] == 1.0f, "norm weights start at 1");
+    double ss = 0;
+    for (size_t i = 0; i < sizes[0]; i++)
+        ss += (double)a.w.embed[i] * a.w.embed[i];
+    CHECK_NEAR(sqrt(ss / (double)sizes[0]), 0.02, 0.002, "matrices start with standard deviation 0.02");
+    CHECK(a.w.final_norm + sizes[13] == a.block + a.nparams, "tensors tile the block in order");
+    model_release(&a), model_release(&b), model_release(&d);
+}
+
+static void test_llama2c_roundtrip(void)
+{
+    Model m, h, hb;
+    Err e;
+    int rc = model_load(&m, "datasets/models/stories260K.bin", &e);
+    CHECK(rc == 0 && m.cfg.dim == 64 && m.cfg.n_layers == 5 && m.cfg.n_heads == 8 && m.cfg.n_kv_heads == 4 &&
+              m.cfg.vocab_size == 512 && m.cfg.tied && m.cfg.hidden_dim == 172 && m.nparams == 260032,
+          "loads stories260K.bin (dim 64, 5 layers, 8/4 heads, vocab 512, tied, 260,032 parameters)");
+    if (rc < 0)
+        return;
+    int32_t ids[] = {1, 400, 13, 77, 250, 300, 9, 511};
+    float *l0 = logits_of(&m, ids, 8);
+    const char *hd = tmp("stories-hf");
+    rc = model_save_hf(&m, hd, MODEL_SAVE_F32, &e);
+    CHECK(rc == 0, "saves it as a Hugging Face directory (F32)");
+    rc = rc == 0 ? model_load(&h, hd, &e) : -1;
+    CHECK(rc == 0, "loads the saved directory back");
+    if (rc == 0) {
+        float *l1 = logits_of(&h, ids, 8);
+        CHECK(h.nparams == m.nparams && !memcmp(h.block, m.block, m.nparams * sizeof(float)),
+              "the HF round trip keeps every weight bit for bit (q/k rows stay in the HF layout)");
+        CHECK(!memcmp(l0, l1, sizeof(float) * 8 * 512), "llama2.c .bin -> HF save -> load gives identical logits");
+        CHECK(h.cfg.rope_theta == 10000.0f && h.cfg.norm_eps == 1e-5f && h.cfg.bos_id == 1 && h.cfg.eos_id == 2 &&
+                  h.cfg.max_seq_len == 512,
+              "config.json carries theta, eps, max length, bos and eos");
+        free(l1);
+        model_release(&h);
+    }
+    StFile f;
+    char p[600];
+    snprintf(p, sizeof p, "%s/model.safetensors", hd);
+    if (st_open(&f, p, &e) == 0) {
+        CHECK(st_find(&f, "model.layers.4.self_attn.k_proj.weight") && !st_find(&f, "lm_head.weight") &&
+                  f.n == 2 + 9 * 5,
+              "the saved file uses HF names, without lm_head when tied");
+        st_close(&f);
+    }
+    rc = model_save_hf(&m, tmp("stories-bf16"), MODEL_SAVE_BF16, &e);
+    rc = rc == 0 ? model_load(&hb, tmp("stories-bf16"), &e) : -1;
+    CHECK(rc == 0, "saves and reloads BF16");
+    if (rc == 0) {
+        float *l2 = logits_of(&hb, ids, 8);
+        double md = 0, mr = 1;
+        for (int i = 0; i < 8 * 512; i++) {
+            md = fmax(md, fabs(l2[i] - l0[i]));
+            mr = fmax(mr, fabs(l0[i]));
+        }
+        CHECK(md / mr < 0.05, "BF16 logits stay within 5%% of the logit scale (%.3g)", md / mr);
+        free(l2);
+        model_release(&hb);
+    }
+    free(l0);
+    model_release(&m);
+}
+
+static void test_qwen2_save(void)
+{
+    Model m, h;
+    Err e;
+    if (model_load(&m, "tests/fixtures/model/qwen2-bias-tied", &e) < 0) {
+        CHECK(0, "loads the qwen2 fixture: %s", e.msg);
+        return;
+    }
+    int rc = model_save_hf(&m, tmp("qwen"), MODEL_SAVE_F32, &e);
+    rc = rc == 0 ? model_load(&h, tmp("qwen"), &e) : -1;
+    CHECK(rc == 0 && h.cfg.qkv_bias && !strcmp(h.cfg.arch, "qwen2") && h.nparams == m.nparams &&
+              !memcmp(h.block, m.block, m.nparams * sizeof(float)) && h.cfg.rope_theta == 1e6f &&
+              h.cfg.norm_eps == 1e-6f,
+          "a Qwen2 model with q/k/v biases saves and reloads exactly");
+    if (rc == 0)
+        model_release(&h);
+    Model u, u2;
+    if (model_load(&u, "tests/fixtures/model/llama3-rope-f16-sharded", &e) == 0) {
+        rc = model_save_hf(&u, tmp("l3"), MODEL_SAVE_F32, &e);
+        rc = rc == 0 ? model_load(&u2, tmp("l3"), &e) : -1;
+        CHECK(rc == 0 && u2.cfg.rope_factor == 8.0f && u2.cfg.rope_orig_max == 16 && u2.cfg.head_dim == 16 &&
+                  !memcmp(u2.block, u.block, u.nparams * sizeof(float)),
+              "llama3 rope scaling and an explicit head_dim survive a save");
+        if (rc == 0)
+            model_release(&u2);
+        model_release(&u);
+    }
+    ModelConfig c;
+    model_preset(&c, "tiny");
+    Model t, t2;
+    model_init_random(&t, &c, 3);
+    rc = model_save_hf(&t, tmp("tiny"), MODEL_SAVE_F32, &e);
+    rc = rc == 0 ? model_load(&t2, tmp("tiny"), &e) : -1;
+    CHECK(rc == 0 && !strcmp(t2.cfg.tokenizer, "byte"), "the tiny preset saves \"miso_tokenizer\": \"byte\"");
+    if (rc == 0)
+        model_release(&t2);
+    model_release(&t);
+    model_release(&m);
+}
+
+/* model_load on a directory must fail with a message containing want */
+static void expect_load_fail(const char *d, const char *want, const char *what)
+{
+    Model m;
+    Err e;
+    memset(&e, 0, sizeof e);
+    int rc = model_load(&m, d, &e);
+    CHECK(rc < 0 && strstr(e.msg, want), "%s", what);
+    if (rc == 0)
+        model_release(&m);
+    else if (!strstr(e.msg, want))
+        printf("    got: %s: %s\n", e.file ? e.file : "", e.msg);
+}
+
+static void test_errors(void)
+{
+    Model m;
+    Err e;
+    ModelConfig c;
+    model_preset(&c, "tiny");
+    c.n_layers = 2;
+    model_init_random(&m, &c, 9);
+    char d[600];
+    snprintf(d, sizeof d, "%s", tmp("broken"));
+    model_save_hf(&m, d, MODEL_SAVE_F32, &e);
+    char cfgp[700], stp[700];
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", d);
+    snprintf(stp, sizeof stp, "%s/model.safetensors", d);
+    /* read the good config to edit */
+    FILE *f = fopen(cfgp, "r");
+    char good[4096];
+    size_t n = fread(good, 1, sizeof good - 1, f);
+    good[n] = 0;
+    fclose(f);
+
+    write_file(cfgp, "{\"hidden_size\": 128,");
+    expect_load_fail(d, "not a valid JSON object", "rejects a config.json that is not JSON");
+    {
+        Model x;
+        Err ee;
+        model_load(&x, d, &ee);
+        CHECK(ee.file && strstr(ee.file, "config.json"), "the config error names config.json");
+    }
+    write_file(cfgp, "{\"model_type\": \"gpt2\", \"hidden_size\": 128}");
+    expect_load_fail(d, "model_type 'gpt2' is not supported", "rejects an unsupported model_type");
+    write_file(cfgp, "{\"model_type\": \"llama\", \"intermediate_size\": 352, \"num_hidden_layers\": 2, "
+                     "\"num_attention_heads\": 4, \"vocab_size\": 264}");
+    expect_load_fail(d, "missing field 'hidden_size'", "rejects a config without hidden_size");
+    write_file(cfgp, "{\"hidden_size\": 128, \"intermediate_size\": 352, \"num_hidden_layers\": 2, "
+                     "\"num_attention_heads\": 3, \"num_key_value_heads\": 2, \"vocab_size\": 264}");
+    expect_load_fail(d, "multiple of num_key_value_heads", "rejects heads that do not group");
+    write_file(cfgp, "{\"hidden_size\": 128, \"intermediate_size\": 352, \"num_hidden_layers\": 2, "
+                     "\"num_attention_heads\": 4, \"vocab_size\": 264, \"rope_scaling\": {\"type\": \"yarn\"}}");
+    expect_load_fail(d, "rope_scaling type 'yarn'", "rejects an unsupported rope_scaling");
+    /* shape mismatch: the config says FFN 300 */
+    char *p = strstr(good, "\"intermediate_size\": 352");
+    StrBuf sb = SB_INIT;
+    sb_add(&sb, good, (size_t)(p - good));
+    sb_adds(&sb, "\"intermediate_size\": 300");
+    sb_adds(&sb, p + strlen("\"intermediate_size\": 352"));
+    write_file(cfgp, sb.buf);
+    expect_load_fail(d, "tensor 'model.layers.0.mlp.gate_proj.weight': shape [352, 128] does not match the config "
+                        "[300, 128]",
+                     "a shape mismatch names the tensor and both shapes");
+    sb_release(&sb);
+    write_file(cfgp, good);
+    {
+        Model x;
+        Err ee;
+        CHECK(model_load(&x, d, &ee) == 0, "the untouched directory loads");
+        model_release(&x);
+    }
+    /* missing tensor: rewrite the weights without one */
+    {
+        StFile sf;
+        st_open(&sf, stp, &e);
+        StWriteTensor *t = xcalloc(sf.n, sizeof *t);
+        float **bufs = xcalloc(sf.n, sizeof *bufs);
+        size_t k = 0;
+        for (size_t i = 0; i < sf.n; i++) {
+            if (!strcmp(sf.t[i].name, "model.layers.1.mlp.up_proj.weight"))
+                continue;
+            bufs[k] = xmalloc(sizeof(float) * (st_numel(&sf.t[i]) + 1));
+            st_read_f32(&sf, &sf.t[i], bufs[k], &e);
+            t[k].name = sf.t[i].name;
+            t[k].ndim = sf.t[i].ndim;
+            memcpy(t[k].shape, sf.t[i].shape, sizeof t[k].shape);
+            t[k].data = bufs[k];
+            k++;
+        }
+        int wr = st_write(tmp("missing.safetensors"), t, k, ST_F32, &e);
+        if (wr < 0)
+            printf("    write: %s\n", e.msg);
+        st_close(&sf);
+        for (size_t i = 0; i < k; i++)
+            free(bufs[i]);
+        free(bufs);
+        free(t);
+        rename(tmp("missing.safetensors"), stp);
+    }
+    expect_load_fail(d, "missing tensor 'model.layers.1.mlp.up_proj.weight'", "a missing tensor is named");
+    /* truncated weights file */
+    CHECK(truncate(stp, 1000) == 0, "(setup) truncates the weights file");
+    expect_load_fail(d, "past the end", "a truncated safetensors file is an error, not a crash");
+    rmdir(tmp("nothing"));
+    expect_load_fail(tmp("nothing"), "cannot open", "a missing path is an error");
+    model_release(&m);
+
+    /* llama2.c: truncated and garbage */
+    FILE *in = fopen("datasets/models/stories260K.bin", "rb");
+    char *buf = xmalloc(200000);
+    n = fread(buf, 1, 200000, in);
+    fclose(in);
+    f = fopen(tmp("trunc.bin"), "wb");
+    fwrite(buf, 1, 100000, f);
+    fclose(f);
+    Model x;
+    CHECK(model_load(&x, tmp("trunc.bin"), &e) < 0 && strstr(e.msg, "needs") && strstr(e.file, "trunc.bin"),
+          "a truncated llama2.c checkpoint is an error naming the file");
+    memset(buf, 0x7f, 64);
+    f = fopen(tmp("junk.bin"), "wb");
+    fwrite(buf, 1, 5000, f);
+    fclose(f);
+    CHECK(model_load(&x, tmp("junk.bin"), &e) < 0 && strstr(e.msg, "not a llama2.c checkpoint"),
+          "a file that is not a checkpoint is rejected by its header");
+    memcpy(buf, "\x32\x34\x6b\x61\x02\x00\x00\x00", 8);
+    f = fopen(tmp("v2.bin"), "wb");
+    fwrite(buf, 1, 5000, f);
+    fclose(f);
+    CHECK(model_load(&x, tmp("v2.bin"), &e) < 0 && strstr(e.msg, "version 2 is not supported"),
+          "a version-2 (int8) llama2.c checkpoint is refused clearly");
+    free(buf);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_presets();
+    test_llama2c_roundtrip();
+    test_qwen2_save();
+    test_errors();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", dir);
+    return TEST_REPORT();
+}
