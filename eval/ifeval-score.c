@@ -390,7 +390,9 @@ int main(int argc, char **argv)
         }
         if (explain) {
             sb_adds(&out_x, "{\"key\": ");
-            if (p->key)
+            if (p->key && p->key[strspn(p->key, "-0123456789")] == 0 && p->key[0])
+                sb_adds(&out_x, p->key); /* an integer key stays an integer */
+            else if (p->key)
                 pystr_json_dump_str(&out_x, p->key, strlen(p->key));
             else
                 sb_adds(&out_x, "null");
