@@ -380,7 +380,8 @@ int main(int argc, char **argv)
                 sp.nReverse, sp.nReverse == 1 ? "" : "s");
     skip_report(&skips, stderr, "crab-split");
     if (!o.quiet)
-        fprintf(stderr, "crab-split: wrote %zu samples (%zu para, %zu sft)\n", sp.nOut, sp.nPara, sp.nSft);
+        fprintf(stderr, "crab-split: wrote %zu sample%s (%zu para, %zu sft)\n", sp.nOut, sp.nOut == 1 ? "" : "s", sp.nPara,
+                sp.nSft);
     skip_release(&skips);
     crab_release(&sp.c);
     sample_release(&sp.s);

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
         err_die(&err);
     skip_report(&skips, stderr, "miso-chunk");
     if (!quiet) {
-        fprintf(stderr, "miso-chunk: wrote %zu samples (chunks:", nout);
+        fprintf(stderr, "miso-chunk: wrote %zu sample%s (chunks:", nout, nout == 1 ? "" : "s");
         for (size_t k = 1; k <= nprobs; k++)
             fprintf(stderr, " %zu=%zu", k, hist[k]);
         fprintf(stderr, ")\n");

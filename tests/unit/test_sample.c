@@ -101,6 +101,27 @@ int main(void)
     CHECK(read_err("{\"text\":\"q\"}", "unrecognised record: expected a field 'messages', 'conversations', 'instruction' or 'input'"),
           "reports an unrecognised record");
 
+    /* oracle: every escaped string reads back equal through cJSON */
+    int round = 1;
+    const char *alpha[] = {"a", "\"", "\\", "\n", "\x01", "\x1f", "é", "日", " ", "z", "\t", "/"};
+    unsigned st = 1;
+    for (int it = 0; it < 2000 && round; it++) {
+        StrBuf in = SB_INIT, js = SB_INIT;
+        int len = (int)(st % 40);
+        for (int i = 0; i < len; i++) {
+            st = st * 1103515245u + 12345u;
+            sb_adds(&in, alpha[(st >> 16) % 12]);
+        }
+        st = st * 1103515245u + 12345u;
+        json_add_string(&js, in.buf, in.len);
+        cJSON *v = cJSON_Parse(js.buf);
+        round = cJSON_IsString(v) && !strcmp(v->valuestring, in.buf);
+        cJSON_Delete(v);
+        sb_release(&in);
+        sb_release(&js);
+    }
+    CHECK(round, "2000 random strings with quotes, backslashes, control bytes and UTF-8 read back equal through cJSON");
+
     StrBuf r = SB_INIT;
     err_reason("malformed JSON at column 4", &r);
     CHECK_STR(r.buf, "malformed JSON", "reduces a message with a column to its reason");
