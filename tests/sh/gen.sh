@@ -1,0 +1,185 @@
+#!/bin/bash
+# gen.sh - miso-gen against a real HTTP server on 127.0.0.1
+# (tests/reference/mock_openai.py): answers, retries on 429 (Retry-After
+# honoured), 500 and dropped connections, timeouts, malformed JSON, the API
+# key kept secret, resume after kill -9; then local generation with a tiny
+# random model.
+set -u
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
+T=$(mktemp -d)
+SRV=""
+cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+
+KEY="sk-miso-test-7f3a9c-SECRET"
+python3 "$MISO_TOP/tests/reference/mock_openai.py" --port-file "$T/port" --key "$KEY" --log "$T/log" \
+    --lifetime 90 &
+SRV=$!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+PORT=$(cat "$T/port" 2>/dev/null)
+[ -n "$PORT" ] || { bad "the mock server did not start"; echo "$passed passed, $failed failed"; exit 1; }
+URL="http://127.0.0.1:$PORT"
+export MISO_TEST_KEY="$KEY"
+gen() { miso-gen --api "$URL" --model-name mock --api-key-env MISO_TEST_KEY --retry-wait 0.2 "$@"; }
+attempts() { grep -F "\"prompt\": \"$1\"" "$T/log" | wc -l; }
+now() { date +%s.%N; }
+
+# ---- normal answers, order, fields
+for k in 1 2 3 4 5 6; do printf '{"key": %d, "prompt": "p%d", "instruction_id_list": []}\n' $k $k; done >"$T/in.jsonl"
+gen -p 3 -t 0 --max-new-tokens 64 "$T/in.jsonl" -o "$T/out.jsonl" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(wc -l <"$T/out.jsonl") = 6 ]' "answers every prompt (6 prompts, 3 in flight)"
+check '[ "$(head -1 "$T/out.jsonl")" = "{\"key\":1,\"prompt\":\"p1\",\"response\":\"answer: p1\"}" ]' \
+    "writes IFEval input_response_data lines, key first"
+check '[ "$(cut -d, -f1 "$T/out.jsonl" | tr -d "{\"key:" | tr "\n" " ")" = "1 2 3 4 5 6 " ]' \
+    "the finished file is in input order"
+check 'grep -q "\"temperature\": 0" "$T/log" && grep -q "\"max_tokens\": 64" "$T/log" && grep -q "\"model\": \"mock\"" "$T/log"' \
+    "passes model, temperature and max_tokens through"
+miso-gen --api "$URL/v1/" --model-name mock --api-key-env MISO_TEST_KEY <"$T/in.jsonl" >"$T/stdout.jsonl" 2>/dev/null; rc=$?
+check '[ $rc = 0 ] && [ $(wc -l <"$T/stdout.jsonl") = 6 ]' "accepts the URL with /v1 and writes stdout without -o"
+
+# ---- messages and multi-input sample records
+cat >"$T/mixed.jsonl" <<'J'
+{"id": "m1", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "q1"}, {"role": "assistant", "content": "reference"}]}
+{"id": "s1", "mode": "succ", "inputs": ["Write ", "a poem"], "output": "x"}
+{"id": "p1", "mode": "para", "inputs": ["full c1 c2", "c1", "c2"], "output": "x"}
+J
+gen "$T/mixed.jsonl" -o "$T/mixed.out" 2>/dev/null
+check 'grep -qx "{\"id\":\"m1\",\"prompt\":\"q1\",\"response\":\"answer: q1\"}" "$T/mixed.out" && grep -q "\"n_messages\": 2" "$T/log"' \
+    "a messages record is sent up to its last user turn (reference answer dropped)"
+check 'grep -q "\"prompt\":\"Write a poem\"" "$T/mixed.out" && grep -q "\"prompt\":\"full c1 c2\"" "$T/mixed.out"' \
+    "sample records: succ chunks are joined, para sends the full instruction"
+
+# ---- 429 with Retry-After
+echo '{"key": 10, "prompt": "r #429=1 #after=2"}' >"$T/r.jsonl"
+t0=$(now); gen "$T/r.jsonl" -o "$T/r.out" 2>/dev/null; rc=$?; t1=$(now)
+check '[ $rc = 0 ] && [ $(attempts "r #429=1 #after=2") = 2 ]' "429 is retried and then answered"
+gap=$(grep -F '"r #429' "$T/log" | python3 -c 'import sys,json; t=[json.loads(l)["time"] for l in sys.stdin]; print("%.2f" % (t[1]-t[0]))')
+check 'python3 -c "import sys; sys.exit(not (1.95 <= $gap <= 3.0))"' "Retry-After: 2 is honoured (retry after ${gap}s, within [1.95, 3.0])"
+
+# ---- 500 then success; dropped connections
+printf '%s\n' '{"key": 20, "prompt": "e #500=2"}' '{"key": 21, "prompt": "d #drop=2"}' >"$T/e.jsonl"
+gen -p 2 "$T/e.jsonl" -o "$T/e.out" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(attempts "e #500=2") = 3 ] && grep -q "answer: e #500=2" "$T/e.out"' "two 500s, then the answer"
+check '[ $rc = 0 ] && grep -q "answer: d #drop=2" "$T/e.out"' "dropped connections are retried"
+echo '{"key": 22, "prompt": "f #500=9"}' | gen --retries 2 -o "$T/f.out" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "<stdin>:1: prompt key 22: HTTP 500: internal error (gave up after 3 attempts)" "$T/err" && [ ! -s "$T/f.out" ]' \
+    "gives up after --retries with the HTTP status and the server's message"
+
+# ---- timeouts
+echo '{"key": 30, "prompt": "t #slow=3"}' >"$T/t.jsonl"
+t0=$(now); gen --timeout 0.5 --retries 0 "$T/t.jsonl" -o "$T/t.out" 2>"$T/err"; rc=$?; t1=$(now)
+el=$(python3 -c "print('%.2f' % ($t1 - $t0))")
+check '[ $rc = 1 ] && grep -q "prompt key 30: .*[Tt]imeout\|prompt key 30: .*timed out" "$T/err" && python3 -c "import sys; sys.exit(not $el < 2.5)"' \
+    "a slow answer past --timeout fails with a timeout message (after ${el}s)"
+echo '{"key": 31, "prompt": "u #slow=0.6"}' | gen --timeout 5 -o "$T/u.out" 2>/dev/null; rc=$?
+check '[ $rc = 0 ] && grep -q "answer: u" "$T/u.out"' "a slow answer within --timeout is accepted"
+miso-gen --api "http://127.0.0.1:9" --model-name m --retries 1 --retry-wait 0.1 --connect-timeout 1 <"$T/t.jsonl" >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "prompt key 30: .*gave up after 2 attempts" "$T/err"' "an unreachable server fails after the retries"
+
+# ---- malformed JSON
+printf '%s\n' '{"key": 40, "prompt": "ok"}' '{"key": 41, "prompt": "b #badjson"}' '{"key": 42, "prompt": "c #nocontent"}' >"$T/b.jsonl"
+gen "$T/b.jsonl" -o "$T/b.out" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "b.jsonl:2: prompt key 41: malformed JSON answer: " "$T/err"' \
+    "a malformed JSON answer is a clear error naming the file, line and prompt key"
+check 'grep -q "b.jsonl:3: prompt key 42: malformed JSON answer: no .choices." "$T/err" && [ $(wc -l <"$T/b.out") = 1 ]' \
+    "an answer without choices is an error; the good answer is kept"
+check '[ $(attempts "b #badjson") = 1 ]' "malformed answers are not retried"
+
+# ---- the API key
+cat "$T"/*.out "$T/out.jsonl" "$T/err" >"$T/all" 2>/dev/null
+check '! grep -qF "$KEY" "$T/all"' "the API key appears in no output and no message"
+echo '{"key": 50, "prompt": "k"}' | MISO_TEST_KEY=wrong-key-XYZ gen 2>"$T/err" >"$T/kout"; rc=$?
+check '[ $rc = 1 ] && grep -q "HTTP 401: invalid api key" "$T/err" && ! grep -q "wrong-key-XYZ" "$T/err" "$T/kout"' \
+    "a rejected key is reported without printing it"
+echo '{"key": 51, "prompt": "k"}' | miso-gen --api "$URL" --model-name m --api-key-env NO_SUCH_VAR_MISO 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "environment variable .NO_SUCH_VAR_MISO. is not set" "$T/err"' "a missing key variable is an error naming it"
+
+# ---- resume after kill -9
+for k in $(seq 100 111); do printf '{"key": %d, "prompt": "s%d #slow=0.4"}\n' $k $k; done >"$T/s.jsonl"
+miso-gen --api "$URL" --model-name mock --api-key-env MISO_TEST_KEY -p 2 "$T/s.jsonl" -o "$T/s.out" 2>/dev/null &
+G=$! # miso-gen itself, not a subshell
+sleep 1.3
+kill -9 $G 2>/dev/null; wait $G 2>/dev/null
+n1=$(wc -l <"$T/s.out")
+check '[ "$n1" -ge 1 ] && [ "$n1" -lt 12 ]' "a killed run kept the $n1 answers it had finished"
+printf '{"key":999,"prompt":"partial' >>"$T/s.out" # as if killed mid-write
+gen -p 4 "$T/s.jsonl" -o "$T/s.out" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && grep -q "already answered" "$T/err" && grep -q "incomplete last line" "$T/err"' \
+    "the rerun resumes, dropping the incomplete last line"
+check '[ "$(grep -o "\"key\":[0-9]*" "$T/s.out" | sort | uniq -c | awk "\$1 == 1" | wc -l)" = 12 ] && [ $(wc -l <"$T/s.out") = 12 ]' \
+    "after resuming every prompt is answered exactly once"
+s_att=$(grep -c '"prompt": "s1[01][0-9] #slow' "$T/log")
+check '[ "$s_att" -le $((12 + 2)) ]' "the rerun asked only for the missing prompts ($s_att requests for 12 prompts)"
+gen "$T/s.jsonl" -o "$T/s.out" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && grep -q "0 answered now, 12 already answered" "$T/err"' "a complete output file means nothing to do"
+
+
+# ---- local generation: a tiny random model with the built-in byte tokenizer
+# (written here as a Hugging Face directory with the standard library), and
+# llama2.c's stories260K.bin against run.c's greedy ids.
+python3 - "$T/tiny" <<'PY'
+import json, os, random, struct, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+V, D, F, L, NH = 264, 16, 32, 1, 2
+cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": F,
+       "num_hidden_layers": L, "num_attention_heads": NH, "num_key_value_heads": NH, "vocab_size": V,
+       "max_position_embeddings": 1024, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True,
+       "hidden_act": "silu", "bos_token_id": 256, "eos_token_id": 257, "miso_tokenizer": "byte"}
+json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+rnd = random.Random(7)
+shapes = [("model.embed_tokens.weight", [V, D]), ("model.norm.weight", [D])]
+for l in range(L):
+    p = "model.layers.%d." % l
+    shapes += [(p + "input_layernorm.weight", [D]), (p + "post_attention_layernorm.weight", [D]),
+               (p + "self_attn.q_proj.weight", [D, D]), (p + "self_attn.k_proj.weight", [D, D]),
+               (p + "self_attn.v_proj.weight", [D, D]), (p + "self_attn.o_proj.weight", [D, D]),
+               (p + "mlp.gate_proj.weight", [F, D]), (p + "mlp.up_proj.weight", [F, D]),
+               (p + "mlp.down_proj.weight", [D, F])]
+hdr, blobs, off = {}, [], 0
+for name, shape in shapes:
+    n = 1
+    for x in shape: n *= x
+    vals = [1.0] * n if name.endswith("norm.weight") else [rnd.gauss(0, 0.5) for _ in range(n)]
+    b = struct.pack("<%df" % n, *vals)
+    hdr[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
+    blobs.append(b); off += len(b)
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+with open(os.path.join(d, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(h))); f.write(h); f.write(b"".join(blobs))
+PY
+head -n 3 "$MISO_TOP/datasets/ifeval/input_data.jsonl" >"$T/if3.jsonl"
+lgen() { miso-gen --model "$T/tiny" --max-new-tokens 24 -q "$@"; }
+lgen "$T/if3.jsonl" -o "$T/g1.out"; rc=$?
+lgen "$T/if3.jsonl" -o "$T/g2.out"
+check '[ $rc = 0 ] && [ $(wc -l <"$T/g1.out") = 3 ] && cmp -s "$T/g1.out" "$T/g2.out"' \
+    "local greedy generation answers every prompt and is deterministic"
+lgen -t 0.9 --top-p 0.95 --top-k 40 -s 11 "$T/if3.jsonl" -o "$T/g3.out"
+lgen -t 0.9 --top-p 0.95 --top-k 40 -s 11 "$T/if3.jsonl" -o "$T/g4.out"
+lgen -t 0.9 --top-p 0.95 --top-k 40 -s 12 "$T/if3.jsonl" -o "$T/g5.out"
+check 'cmp -s "$T/g3.out" "$T/g4.out" && ! cmp -s "$T/g3.out" "$T/g5.out"' \
+    "sampling is reproducible under --seed and changes with it"
+check 'ifeval-score -q --input "$T/if3.jsonl" --responses "$T/g1.out" --summary "$T/sum.json" >/dev/null 2>"$T/err" && grep -q prompt_level_strict_acc "$T/sum.json"' \
+    "ifeval-score reads the local output directly"
+echo '{"id": "m", "mode": "para", "inputs": ["full: a, b", "a", "b"], "output": "x"}' >"$T/para.jsonl"
+lgen --attn miso "$T/para.jsonl" -o "$T/pm.out"; rc1=$?
+lgen --attn concat "$T/para.jsonl" -o "$T/pc.out"; rc2=$?
+check '[ $rc1 = 0 ] && [ $rc2 = 0 ] && grep -q "\"prompt\":\"full: a, b\"" "$T/pm.out" && ! cmp -s "$T/pm.out" "$T/pc.out"' \
+    "a multi-input record is generated with --attn miso and differs from concat"
+want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/stories260K_greedy.txt" | tr -s ' \n' ' ' | cut -d' ' -f1-64)
+got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 64 \
+    | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
+check '[ -n "$got" ] && [ "$got" = "$want" ]' "--prompt-ids --ids on stories260K.bin gives llama2.c run.c's greedy ids"
+
+# ---- usage
+miso-gen --model-name m <"$T/in.jsonl" >/dev/null 2>&1; rc=$?
+check '[ $rc = 2 ]' "needs --model or --api (usage error)"
+miso-gen --api "$URL" <"$T/in.jsonl" >/dev/null 2>&1; rc=$?
+check '[ $rc = 2 ]' "--api without --model-name is a usage error"
+echo '{"key": 1}' | gen >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "<stdin>:1: missing field .prompt." "$T/err"' "a record without a prompt fails with FILE:LINE"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
