@@ -155,8 +155,8 @@ int main(void)
     CHECK(crab_parse(&c, t.buf, t.len, "f.jsonl", 7, &err) < 0 && err.line == 7 && !strcmp(err.msg, msg),
           "reports space-joined constraints in wrapper 3 with the record's line");
     CHECK(crab_parse(&c, "just a question", 15, "f", 1, &err) < 0, "refuses a text with no constraint block");
-    make_text(&t, 1, 1, "- a list item", cs, 2);
-    CHECK(crab_parse(&c, "- a\n- b\nx\n\n- c\n- d", 20, "f", 1, &err) < 0,
+    const char *both = "- a\n- b\nx\n\n- c\n- d";
+    CHECK(crab_parse(&c, both, strlen(both), "f", 1, &err) < 0 && strstr(err.msg, "wrapper 1 or 9"),
           "refuses marked lines at both ends (wrapper 1 or 9)");
 
     /* records */
