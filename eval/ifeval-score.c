@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,64 @@ static void add_reasons(StrBuf *out, const StrBuf *why, size_t n, const unsigned
     sb_addc(out, ']');
 }
 
+/* ---------------------------------------------------------------- scoring */
+
+typedef struct {
+    unsigned char *st, *lo;        /* strict / loose result per position */
+    StrBuf line_s, line_l, line_x; /* eval_results lines, explain line */
+} Scored;
+
+static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp, size_t rlen,
+                      int lines, int explain, Scored *o)
+{
+    o->st = xmalloc(p->n + 1);
+    o->lo = xmalloc(p->n + 1);
+    sb_init(&o->line_s);
+    sb_init(&o->line_l);
+    sb_init(&o->line_x);
+    StrBuf *ws = NULL, *wl = NULL;
+    if (explain) {
+        ws = xcalloc(p->n + 1, sizeof *ws);
+        wl = xcalloc(p->n + 1, sizeof *wl);
+        for (size_t k = 0; k < p->n; k++) {
+            sb_init(&ws[k]);
+            sb_init(&wl[k]);
+        }
+    }
+    ifeval_score(sc, p, resp, rlen, o->st, o->lo, ws, wl);
+    if (lines) {
+        ifeval_result_line(&o->line_s, p, resp, rlen, o->st);
+        ifeval_result_line(&o->line_l, p, resp, rlen, o->lo);
+    }
+    if (!explain)
+        return;
+    StrBuf *x = &o->line_x;
+    sb_adds(x, "{\"key\": ");
+    if (p->key && p->key[0] && p->key[strspn(p->key, "-0123456789")] == 0)
+        sb_adds(x, p->key); /* an integer key stays an integer */
+    else if (p->key)
+        pystr_json_dump_str(x, p->key, strlen(p->key));
+    else
+        sb_adds(x, "null");
+    sb_adds(x, ", \"instruction_id_list\": [");
+    for (size_t k = 0; k < p->n; k++) {
+        if (k)
+            sb_adds(x, ", ");
+        pystr_json_dump_str(x, p->ids[k], strlen(p->ids[k]));
+    }
+    sb_adds(x, "], \"strict_reasons\": ");
+    add_reasons(x, ws, p->n, o->st);
+    sb_adds(x, ", \"loose_reasons\": ");
+    add_reasons(x, wl, p->n, o->lo);
+    sb_adds(x, "}\n");
+    for (size_t k = 0; k < p->n; k++) {
+        sb_release(&ws[k]);
+        sb_release(&wl[k]);
+    }
+    free(ws);
+    free(wl);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -365,58 +424,42 @@ int main(int argc, char **argv)
     if (outdir && mkdir(outdir, 0777) < 0 && errno != EEXIST)
         die("cannot create '%s':", outdir);
 
+    /* Score in parallel (one scorer per thread; prompts and responses are
+     * read-only), then tally and write in input order. */
+    int nth = omp_get_max_threads();
+    if (nth < 1)
+        nth = 1;
+    IfevalScorer **scs = xcalloc((size_t)nth, sizeof *scs);
+    scs[0] = sc;
+    for (int t = 1; t < nth; t++)
+        if (!(scs[t] = ifeval_scorer_new(compat, &err)))
+            err_die(&err);
+    Scored *out = xcalloc(np, sizeof *out);
+#pragma omp parallel for schedule(dynamic, 4)
+    for (size_t i = 0; i < np; i++) {
+        const char *resp = match[i] >= 0 ? rs[match[i]].resp : "";
+        size_t rlen = match[i] >= 0 ? rs[match[i]].resp_len : 0;
+        score_one(scs[omp_get_thread_num()], &ps[i], resp, rlen, outdir != NULL, explain, &out[i]);
+    }
+    for (int t = 1; t < nth; t++)
+        ifeval_scorer_free(scs[t]);
+    free(scs);
+
     IfevalTally ts = {0}, tl = {0};
     StrBuf out_s = SB_INIT, out_l = SB_INIT, out_x = SB_INIT;
     for (size_t i = 0; i < np; i++) {
-        const IfevalPrompt *p = &ps[i];
-        const char *resp = match[i] >= 0 ? rs[match[i]].resp : "";
-        size_t rlen = match[i] >= 0 ? rs[match[i]].resp_len : 0;
-        unsigned char *st = xmalloc(p->n + 1), *lo = xmalloc(p->n + 1);
-        StrBuf *ws = NULL, *wl = NULL;
-        if (explain) {
-            ws = xcalloc(p->n + 1, sizeof *ws);
-            wl = xcalloc(p->n + 1, sizeof *wl);
-            for (size_t k = 0; k < p->n; k++) {
-                sb_init(&ws[k]);
-                sb_init(&wl[k]);
-            }
-        }
-        ifeval_score(sc, p, resp, rlen, st, lo, ws, wl);
-        ifeval_tally_add(&ts, p, st);
-        ifeval_tally_add(&tl, p, lo);
-        if (outdir) {
-            ifeval_result_line(&out_s, p, resp, rlen, st);
-            ifeval_result_line(&out_l, p, resp, rlen, lo);
-        }
-        if (explain) {
-            sb_adds(&out_x, "{\"key\": ");
-            if (p->key && p->key[strspn(p->key, "-0123456789")] == 0 && p->key[0])
-                sb_adds(&out_x, p->key); /* an integer key stays an integer */
-            else if (p->key)
-                pystr_json_dump_str(&out_x, p->key, strlen(p->key));
-            else
-                sb_adds(&out_x, "null");
-            sb_adds(&out_x, ", \"instruction_id_list\": [");
-            for (size_t k = 0; k < p->n; k++) {
-                if (k)
-                    sb_adds(&out_x, ", ");
-                pystr_json_dump_str(&out_x, p->ids[k], strlen(p->ids[k]));
-            }
-            sb_adds(&out_x, "], \"strict_reasons\": ");
-            add_reasons(&out_x, ws, p->n, st);
-            sb_adds(&out_x, ", \"loose_reasons\": ");
-            add_reasons(&out_x, wl, p->n, lo);
-            sb_adds(&out_x, "}\n");
-            for (size_t k = 0; k < p->n; k++) {
-                sb_release(&ws[k]);
-                sb_release(&wl[k]);
-            }
-            free(ws);
-            free(wl);
-        }
-        free(st);
-        free(lo);
+        ifeval_tally_add(&ts, &ps[i], out[i].st);
+        ifeval_tally_add(&tl, &ps[i], out[i].lo);
+        sb_add(&out_s, out[i].line_s.buf, out[i].line_s.len);
+        sb_add(&out_l, out[i].line_l.buf, out[i].line_l.len);
+        sb_add(&out_x, out[i].line_x.buf, out[i].line_x.len);
+        free(out[i].st);
+        free(out[i].lo);
+        sb_release(&out[i].line_s);
+        sb_release(&out[i].line_l);
+        sb_release(&out[i].line_x);
     }
+    free(out);
 
     StrBuf path = SB_INIT, rep = SB_INIT;
     const char *names[2] = {"eval_results_strict.jsonl", "eval_results_loose.jsonl"};

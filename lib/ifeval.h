@@ -22,7 +22,10 @@
  *
  * Ownership
  *   - The scorer owns its compiled regexes and match data; it borrows the
- *     shared Punkt and langdetect models.  One scorer per thread.
+ *     shared Punkt and langdetect models.  One scorer per thread: scorers
+ *     made by ifeval_scorer_new may then score the same parsed prompts in
+ *     parallel (prompts are read-only while scoring; their compiled regexes
+ *     are shared).
  *   - An IfevalPrompt owns all its strings and regexes; ifeval_prompt_release
  *     frees them.  Result arrays are owned by the caller.
  *

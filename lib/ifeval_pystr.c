@@ -27,7 +27,6 @@
 
 static locale_t utf8_loc;
 static pcre2_code *re_upper, *re_lower, *re_notupper, *re_notlower;
-static pcre2_match_data *md_case;
 
 static pcre2_code *compile_class(const char *pat, Err *err)
 {
@@ -59,7 +58,6 @@ int pystr_init(Err *err)
         !(re_notupper = compile_class("[\\p{Lowercase}\\p{Lt}]", err)) ||
         !(re_notlower = compile_class("[\\p{Uppercase}\\p{Lt}]", err)))
         return -1;
-    md_case = pcre2_match_data_create(1, NULL);
     utf8_loc = l;
     return 0;
 }
@@ -164,7 +162,11 @@ size_t pystr_first_word(const char *s, size_t n, size_t *start)
 
 static int has_match(pcre2_code *re, const char *s, size_t n)
 {
-    return pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md_case, NULL) >= 0;
+    /* match data per call, so any number of threads may ask at once */
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
 }
 
 int pystr_isupper(const char *s, size_t n)

@@ -14,6 +14,8 @@
  *     pointer to it.
  *
  * Ownership: functions that produce text append to a caller-owned StrBuf.
+ * Threads: after pystr_init, every function may be called from any number of
+ * threads at once (the case tables are read-only).
  *
  * Errors: none; these functions cannot fail (only OOM aborts in sb_*).
  *   pystr_init() must be called once before pystr_lower/isupper/islower
