@@ -285,24 +285,24 @@ static int try_bare(CrabRecord *c, const char *text, size_t len, const char **wh
         }
     }
     CrabPrefix p1 = c->prefix;
-    /* wrapper 9: the longest run of leading lines with one marker, then x */
-    size_t nlines = 0, ends[4096];
-    for (size_t pos = 0; pos < len && nlines < 4096;) {
+    /* wrapper 9: the longest run of leading lines with the first line's
+     * marker (each ended by "\n"), then x.  One pass over the lines. */
+    CrabPrefix p9 = CRAB_NPREFIX;
+    size_t skip, be = 0, nrun = 0;
+    for (int p = CRAB_PREFIX_DASH; p <= CRAB_PREFIX_INDEX && p9 == CRAB_NPREFIX; p++)
+        if (has_prefix(text, len, (CrabPrefix)p, 0, &skip))
+            p9 = (CrabPrefix)p;
+    for (size_t pos = 0; p9 != CRAB_NPREFIX && pos < len;) {
         const char *nl = memchr(text + pos, '\n', len - pos);
-        if (!nl)
+        if (!nl || !has_prefix(text + pos, (size_t)(nl - text) - pos, p9, nrun, &skip))
             break;
-        ends[nlines++] = (size_t)(nl - text);
-        pos = ends[nlines - 1] + 1;
+        be = (size_t)(nl - text);
+        nrun++;
+        pos = be + 1;
     }
-    for (size_t k = nlines; k >= 1 && !n9; k--) {
-        /* block = first k lines; x = the rest (non-empty) */
-        size_t be = ends[k - 1];
-        if (be + 1 >= len)
-            continue;
+    if (nrun && be + 1 < len) {
         const char *dummy;
         if (split_lines(c, text, be, 0, 1, &dummy) == 0) {
-            /* the run must be maximal in the sense that x does not start
-             * with another line carrying the same marker */
             n9 = 1;
             x9.s = text + be + 1, x9.n = len - be - 1;
         }
