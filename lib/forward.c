@@ -29,6 +29,8 @@
 
 /* Matrices up to this many elements use the serial loop for one token. */
 #define LINEAR_SMALL (1u << 16)
+/* Prompts of at least this many tokens take the sgemm attention path. */
+#define ATTN_GEMM_MIN_T 16
 
 /* ------------------------------------------------------------------------ */
 /* KV cache                                                                  */
@@ -245,6 +247,65 @@ static void attn_head(float *out, const float *q, KVCache *const *ctx, int nctx,
     }
 }
 
+/* Attention of T new tokens by the per-(token, head) loop: decoding and
+ * multi-input prompts. */
+static void attn_loop(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int attn, const float *Kc,
+                      const float *Vc, int T, int NH, int grp, int HD, int KVD, int l, int maxkeys, float scale)
+{
+    int QD = NH * HD;
+    long work = (long)T * NH * maxkeys * HD;
+#pragma omp parallel if (work > 200000)
+    {
+        float *sc = xmalloc(size_mul((size_t)maxkeys, sizeof(float)));
+        float *ob = xmalloc(size_mul((size_t)(nctx + 1) * HD, sizeof(float)));
+#pragma omp for collapse(2) schedule(static)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < NH; h++) {
+                int kv_off = (h / grp) * HD;
+                attn_head(f->att + (size_t)t * QD + (size_t)h * HD, f->q + (size_t)t * QD + (size_t)h * HD, ctx, nctx,
+                          attn, Kc + kv_off, Vc + kv_off, c->len + t + 1, l, kv_off, KVD, HD, scale, sc, ob);
+            }
+        free(sc);
+        free(ob);
+    }
+}
+
+/* Causal self-attention of a prompt of T tokens (after len0 cached ones) by
+ * two sgemm calls per head: S = Q_h K_hᵀ (T, len0+T), masked row softmax,
+ * O_h = P V_h written into att.  Same result as attn_loop up to rounding;
+ * it turns the O(T² HD) attention work of a long prefill into BLAS work. */
+static void attn_prefill(Forward *f, const float *Kc, const float *Vc, int len0, int T, int NH, int KVH, int HD,
+                         float scale)
+{
+    int QD = NH * HD, KVD = KVH * HD, grp = NH / KVH, NK = len0 + T;
+    float *S = xmalloc(size_mul(size_mul((size_t)T, (size_t)NK), sizeof(float)));
+    for (int h = 0; h < NH; h++) {
+        int kv_off = (h / grp) * HD;
+        matmul_gemm(0, 1, T, NK, HD, scale, f->q + (size_t)h * HD, QD, Kc + kv_off, KVD, 0.0f, S, NK);
+#pragma omp parallel for schedule(static) if (T * NK > 100000)
+        for (int t = 0; t < T; t++) {
+            float *row = S + (size_t)t * NK;
+            int n = len0 + t + 1;
+            float mx = row[0];
+            for (int j = 1; j < n; j++)
+                if (row[j] > mx)
+                    mx = row[j];
+            float sum = 0.0f;
+            for (int j = 0; j < n; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j < n; j++)
+                row[j] *= inv;
+            for (int j = n; j < NK; j++)
+                row[j] = 0.0f;
+        }
+        matmul_gemm(0, 0, T, HD, NK, 1.0f, S, NK, Vc + kv_off, KVD, 0.0f, f->att + (size_t)h * HD, QD);
+    }
+    free(S);
+}
+
 void fwd_forward(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int attn, const int32_t *ids, int T, int pos0,
                  float *logits, int all)
 {
@@ -278,21 +339,10 @@ void fwd_forward(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int attn
             memcpy(Kc + (size_t)(c->len + t) * KVD, f->k + (size_t)t * KVD, (size_t)KVD * sizeof(float));
             memcpy(Vc + (size_t)(c->len + t) * KVD, f->v + (size_t)t * KVD, (size_t)KVD * sizeof(float));
         }
-        long work = (long)T * NH * maxkeys * HD;
-#pragma omp parallel if (work > 200000)
-        {
-            float *sc = xmalloc(size_mul((size_t)maxkeys, sizeof(float)));
-            float *ob = xmalloc(size_mul((size_t)(nctx + 1) * HD, sizeof(float)));
-#pragma omp for collapse(2) schedule(static)
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < NH; h++) {
-                    int kv_off = (h / grp) * HD;
-                    attn_head(f->att + (size_t)t * QD + (size_t)h * HD, f->q + (size_t)t * QD + (size_t)h * HD, ctx,
-                              nctx, attn, Kc + kv_off, Vc + kv_off, c->len + t + 1, l, kv_off, KVD, HD, scale, sc, ob);
-                }
-            free(sc);
-            free(ob);
-        }
+        if (nctx == 0 && T >= ATTN_GEMM_MIN_T)
+            attn_prefill(f, Kc, Vc, c->len, T, NH, KVH, HD, scale);
+        else
+            attn_loop(f, c, ctx, nctx, attn, Kc, Vc, T, NH, grp, HD, KVD, l, maxkeys, scale);
         linear(f->xb, f->att, w->wo + (size_t)l * D * QD, NULL, T, QD, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
             f->x[i] += f->xb[i];

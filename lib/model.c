@@ -584,6 +584,11 @@ int model_load(Model *m, const char *path, Err *err)
 static void add_float(StrBuf *sb, float x)
 {
     char buf[64];
+    if (x == floorf(x) && fabsf(x) < 1e15f) {
+        snprintf(buf, sizeof buf, "%.1f", (double)x); /* 10000.0, not 1e+04 */
+        sb_adds(sb, buf);
+        return;
+    }
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
         if (strtof(buf, NULL) == x)
