@@ -12,6 +12,10 @@
  * has points + 1 (a text without whitespace stays whole): chunk_cut returns
  * the number of pieces actually made.
  *
+ * NEEDSWORK: only ASCII whitespace counts, so text written without spaces
+ * (Chinese, Japanese) is cut only at its newlines; cutting after CJK
+ * sentence punctuation would need a rule of its own.
+ *
  * k is drawn by chunk_draw_k from a probability table (k = 1..n, the
  * default 0.55/0.15/0.15/0.15); chunk_parse_probs reads "--probs" text.
  *

@@ -11,6 +11,8 @@
  * UTF-8 (only '"', '\\' and control characters are escaped).  Numbers of the
  * passed-through fields are printed like cJSON prints them (integers as
  * integers, others with the shortest of %.15g/%.17g that reads back equal).
+ * NEEDSWORK: so a passed-through 9.0 is written 9 and integers beyond 2^53
+ * lose precision (cJSON keeps numbers as doubles, not as their text).
  *
  * Conversations (Conv) are how instruction records are read.  conv_read
  * accepts, by the first key found in this order:
