@@ -54,9 +54,12 @@
  * Usage
  *   Conv c; conv_init(&c); Sample s; sample_init(&s);
  *   if (conv_read(&c, rec, NULL, r.path, r.line, &err) < 0) err_die(&err);
- *   sample_clear(&s); s.mode = SAMPLE_SFT; s.rec = rec;
- *   conv_id(&c, rec, &s.id);
- *   sample_add_input(&s, conv_user(&c), strlen(...));  ... sample_write(f, &s, &c);
+ *   sample_clear(&s); s.mode = SAMPLE_SFT; sample_set_id(&s, rec, &c, NULL);
+ *   s.rec = rec; s.consumed = c.consumed; s.nConsumed = c.nConsumed;
+ *   const ConvTurn *u = &c.turns[conv_last_user(&c)], *y = &c.turns[c.nTurns - 1];
+ *   sample_add_input(&s, u->content, u->len); sb_add(&s.output, y->content, y->len);
+ *   sample_meta_str(&s, "format", "messages", 8);
+ *   if (sample_write(f, &s, &scratch) < 0) die("write error:");
  */
 #ifndef MISO_SAMPLE_H
 #define MISO_SAMPLE_H
