@@ -116,10 +116,11 @@ int main(int argc, char **argv)
                 if (d && !strcmp(d, kinds[k]))
                     count[k]++;
             if (report && d && !strcmp(d, "unresolved")) {
-                const cJSON *rm = cJSON_GetObjectItemCaseSensitive(o, "removed");
                 const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "instruction_id_list");
-                fprintf(stderr, "ifeval-flatten: %s:%ld: key %s: %s: %s\n", r.path, r.line, json_str(o, "key") ? json_str(o, "key") : "-",
-                        cJSON_GetArrayItem(ids, 0)->valuestring, cJSON_GetArrayItem(rm, 0)->valuestring);
+                char *k = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o, "key"));
+                fprintf(stderr, "ifeval-flatten: %s:%ld: key %s: %s: %s\n", r.path, r.line, k,
+                        cJSON_GetArrayItem(ids, 0)->valuestring, json_str(o, "reason"));
+                free(k);
             }
             if (jsonl_write(f, o) < 0)
                 die("write error:");

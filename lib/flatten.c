@@ -123,7 +123,7 @@ typedef struct {
 static int detector_build(Detector *d, const char *id, const cJSON *kw)
 {
     StrBuf *p = &d->primary, *r = &d->require;
-    static const char NEG[] = "\\b(?:not|avoid\\w*|without|never|refrain\\w*|exclud\\w*|forbid\\w*|no|nor|none)\\b|n[’']t\\b";
+    static const char NEG[] = "\\b(?:not|cannot|avoid\\w*|without|never|refrain\\w*|exclud\\w*|forbid\\w*|no|nor|none)\\b|n[’']t\\b";
     if (!strcmp(id, "punctuation:no_comma")) {
         sb_adds(p, "\\bcommas?\\b");
     } else if (!strcmp(id, "length_constraints:number_words")) {
@@ -646,10 +646,15 @@ static size_t clause_cut_after(const Request *q, size_t lo, size_t hi)
 }
 
 
-static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task, int *conflict, StrBuf *removed_log)
+/* drop_free: remove clauses without an owner too (--base: only the
+ * constraint's own wording is wanted, the task comes from the base text). */
+static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task, int drop_free, int *conflict,
+                       StrBuf *removed_log)
 {
     unsigned own = u->owners;
-    if (!own || !(own & ~keep))
+    if (!own)
+        return drop_free ? NULL : xstrndup(q->t + u->s, u->e - u->s);
+    if (!(own & ~keep) && !(task && drop_free))
         return xstrndup(q->t + u->s, u->e - u->s);
     if (!(own & keep) && !task)
         return NULL;
@@ -668,7 +673,10 @@ static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task,
             else if (!((keep >> m->owner) & 1)) {
                 *conflict = 2;
                 return NULL;
-            }
+            } else if (drop_free && !(own & ~keep))
+                /* folded into the task: the sentence that carries the
+                 * constraint is the whole task sentence */
+                return xstrndup(q->t + u->s, u->e - u->s);
         }
         if (prev && ((keep >> prev->owner) & 1) != ((keep >> m->owner) & 1)) {
             if (m->s < prev->e) {
@@ -703,7 +711,7 @@ static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task,
             if (m->s >= b && m->s < e && (own & (1u << m->owner)))
                 co |= 1u << m->owner;
         }
-        if (co & ~keep) {
+        if ((co & ~keep) || (drop_free && !co)) {
             if (k == 0)
                 first_removed = 1;
             if (removed_log) {
@@ -810,7 +818,7 @@ static char *compose(const Analysis *a, unsigned keep, int keep_task, cJSON *rem
         if (!u->owners && !keep_task)
             txt = NULL;
         else
-            txt = unit_text(q, u, keep, keep_task && k == 0, &conflict, &log);
+            txt = unit_text(q, u, keep, k == 0, !keep_task, &conflict, &log);
         if (conflict) {
             *why = conflict == 2 ? "the task sentence carries another constraint"
                                  : "a clause carries this and another constraint";
@@ -1161,6 +1169,8 @@ cJSON *flatten_record(const cJSON *rec, const FlattenOptions *opt, const char *f
         if (!base && a.nc == 1) {
             prompt = xstrdup(a.prompt);
             deriv = "single";
+            if (ov) /* an override of a single prompt only serves --base */
+                ov->used = 1;
         } else if (!base && ov) {
             prompt = xstrdup(ov->prompt);
             deriv = "override";
@@ -1218,9 +1228,11 @@ cJSON *flatten_record(const cJSON *rec, const FlattenOptions *opt, const char *f
             deriv = "unresolved";
             cJSON_Delete(removed);
             removed = cJSON_CreateArray();
-            cJSON_AddItemToArray(removed, cJSON_CreateString(why));
         }
-        cJSON_AddItemToArray(out, make_record(outkey, prompt, a.ids[j], newkw ? newkw : kw, key, j, deriv, removed));
+        cJSON *o = make_record(outkey, prompt, a.ids[j], newkw ? newkw : kw, key, j, deriv, removed);
+        if (!strcmp(deriv, "unresolved"))
+            cJSON_AddStringToObject(o, "reason", why);
+        cJSON_AddItemToArray(out, o);
         cJSON_Delete(outkey);
         cJSON_Delete(newkw);
         free(prompt);

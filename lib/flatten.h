@@ -33,8 +33,12 @@
  *
  * With a base set (constraint-free prompts keyed by IFEval key, e.g.
  * ifeval_wo_instructions.jsonl, field model_output) the flattened prompt is
- * base text + " " + the constraint's own units/clauses (or the override's
- * "constraint"), derivation "base".
+ * base text + " " (or "\n" if the wording spans lines) + the constraint's
+ * own units/clauses (or the override's "constraint"), derivation "base".
+ * A constraint folded into the task sentence ("Write a 300+ word essay")
+ * brings that whole sentence.  For repeat_prompt the wrapper is put around
+ * the base text and prompt_to_repeat is the base text.  Single-constraint
+ * prompts go through the same path in --base mode.
  *
  * Output records: key, prompt, instruction_id_list (1), kwargs (1),
  * source_key, index (0-based position of the constraint in the source),
@@ -49,7 +53,8 @@
  * Errors: the loaders and flatten_record return -1/NULL and fill err
  * ("FILE:LINE: message"); nothing prints or exits.  A record the rules cannot
  * settle and that has no override is an error unless allow_unresolved is
- * set, in which case it is emitted with derivation "unresolved".
+ * set, in which case it is emitted unchanged with derivation "unresolved"
+ * and a "reason" field.
  *
  * Usage
  *   FlattenOverrides ov; flatten_overrides_load(&ov, path, &err);
