@@ -210,7 +210,7 @@ static int need_tok(const Packer *p, const char *path, long line, Err *err)
 /* The output part of a single-turn sample. */
 static int single_output(Packer *p, const char *resp, const char *path, long line, Err *err)
 {
-    const char *gen = chat_generation_prompt(p->tpl), *eot = chat_end_of_turn(p->tpl);
+    const char *gen = chat_generation_prompt_for(p->tpl, p->tok), *eot = chat_end_of_turn_for(p->tpl, p->tok);
     if (out_add(p, gen, strlen(gen), 0, path, line, err) < 0 || out_add(p, resp, strlen(resp), 1, path, line, err) < 0 ||
         out_add(p, eot, strlen(eot), 1, path, line, err) < 0)
         return -1;
@@ -373,7 +373,7 @@ static int messages_record(Packer *p, const cJSON *rec, const cJSON *msgs, int *
         return -1;
     for (size_t t = 0; t < p->in[0].n; t++)
         intvec_push(&p->inpos[0], (int32_t)t);
-    const char *gen = chat_generation_prompt(p->tpl), *eot = chat_end_of_turn(p->tpl);
+    const char *gen = chat_generation_prompt_for(p->tpl, p->tok), *eot = chat_end_of_turn_for(p->tpl, p->tok);
     size_t glen = strlen(gen), elen = strlen(eot);
     for (size_t k = first_user + 1; k <= last_asst; k++) {
         sb_reset(cur);
@@ -481,6 +481,38 @@ static int ids_record(Packer *p, const cJSON *rec, const cJSON *inputs, int *mod
 
 /* ---------------------------------------------------------------- driver */
 
+/* A template whose generation prompt is empty (mistral: "[/INST]" ends the
+ * user turn, the answer follows at once) would leave the first response
+ * token unsupervised, since loss_mask[0] is 0.  When every input ends with
+ * the same token, that token is moved to the front of the output part
+ * instead (loss 0), so the first response token is predicted from it and
+ * sees all inputs.  Positions are assigned afterwards, so they stay
+ * consistent. */
+static void borrow_last_input_token(Packer *p, int mode, int n)
+{
+    if (!p->mask[0])
+        return;
+    int32_t last = -1;
+    for (int i = mode == PACK_SUCC ? n - 1 : 0; i < n; i++) { /* succ: only the last chunk ends the prompt */
+        if (p->in[i].n < 2)
+            return;
+        int32_t t = p->in[i].v[p->in[i].n - 1];
+        if (last >= 0 && t != last)
+            return;
+        last = t;
+    }
+    intvec_push(&p->out, 0);
+    memmove(p->out.v + 1, p->out.v, (p->out.n - 1) * sizeof *p->out.v);
+    p->out.v[0] = last;
+    mask_set(p, p->out.n - 1, 0);
+    memmove(p->mask + 1, p->mask, p->out.n - 1);
+    p->mask[0] = 0;
+    for (int i = mode == PACK_SUCC ? n - 1 : 0; i < n; i++) {
+        p->in[i].n--;
+        p->inpos[i].n--;
+    }
+}
+
 int packer_next(Packer *p, const cJSON *rec, const char *path, long line, PackSample *s, Err *err)
 {
     reset(p);
@@ -501,6 +533,8 @@ int packer_next(Packer *p, const cJSON *rec, const char *path, long line, PackSa
         return -1;
     if (!p->out.n)
         return err_set(err, path, line, "the output renders to no token"), -1;
+    if (!v->string || strcmp(v->string, "input_ids"))
+        borrow_last_input_token(p, mode, n);
     mask_set(p, 0, 0);
     /* output positions */
     int32_t start = 0;

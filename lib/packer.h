@@ -12,9 +12,12 @@
  *   - the output part is the generation prompt, the response and the
  *     end-of-turn text, each encoded on its own and concatenated; the loss
  *     mask is 1 on the response and end-of-turn tokens, 0 on the generation
- *     prompt.  loss_mask[0] is always 0 (pack.h): when a template's
- *     generation prompt encodes to no token, the first response token is
- *     therefore not supervised;
+ *     prompt.  loss_mask[0] is always 0 (pack.h), so when a template's
+ *     generation prompt is empty (mistral: the answer follows "[/INST]"
+ *     directly) the last prompt token, if every input ends with the same
+ *     one (succ: the last chunk's), moves to the front of the output part
+ *     with loss 0, and the first response token stays supervised;
+ *     otherwise that first response token gets no loss;
  *   - para: each input's positions count from 0, the output starts at
  *     max_i len_i.  succ: the inputs (successive chunks whose concatenation
  *     is the instruction) are rendered as ONE prompt, encoded once, and that

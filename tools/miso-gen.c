@@ -119,6 +119,8 @@ typedef struct {
 typedef struct {
     Item *v;
     size_t n, cap;
+    char **paths;        /* display names the items point at */
+    size_t npaths, cap_paths;
 } Items;
 
 /* A set of identity strings (open addressing; the values are indices). */
@@ -195,7 +197,9 @@ static void read_inputs(int argc, char **argv, const Opts *o, Items *items)
         int rc;
         if (jsonl_open(&r, path, &err) < 0)
             err_die(&err);
-        const char *disp = xstrdup(r.path); /* lives until exit: items point at it */
+        char *disp = xstrdup(r.path); /* items point at it; freed with them */
+        items->paths = grow_array(items->paths, &items->cap_paths, items->npaths + 1, sizeof *items->paths);
+        items->paths[items->npaths++] = disp;
         for (;;) {
             Item it = {0};
             if (o->prompt_ids) {
@@ -679,6 +683,9 @@ int main(int argc, char **argv)
         free(items.v[i].ident);
     }
     free(items.v);
+    for (size_t i = 0; i < items.npaths; i++)
+        free(items.paths[i]);
+    free(items.paths);
     free(todo);
     set_release(&done);
     set_release(&index);

@@ -146,6 +146,19 @@ int main(void)
     sb_release(&sb);
     packer_free(q);
 
+    /* ---- empty generation prompt (mistral): the last prompt token moves to the output */
+    Packer *mi = packer_new(tok, CHAT_MISTRAL, 0, 0);
+    rec = cJSON_Parse("{\"mode\":\"para\",\"inputs\":[\"Hi\",\"Yo!\"],\"output\":\"ok\"}");
+    rc = packer_next(mi, rec, "t", 1, &s, &E);
+    cJSON_Delete(rec);
+    int32_t mo[] = {']', 'o', 'k', 257};
+    uint8_t mm[] = {0, 1, 1, 1};
+    CHECK(rc == 1 && s.out_len == 4 && ids_eq(s.out_ids, mo, 4) && !memcmp(s.loss_mask, mm, 4),
+          "mistral: the shared last prompt token leads the output, so the first response token is supervised");
+    CHECK(rc == 1 && s.in_len[1] == 18 && s.in_ids[1][17] == 'T' && positions_from(s.out_pos, 4, 18),
+          "mistral: the moved token keeps the position it had in the longest input");
+    packer_free(mi);
+
     /* ---- multi-turn messages */
     CHECK(pack("{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"},"
                "{\"role\":\"user\",\"content\":\"c\"},{\"role\":\"assistant\",\"content\":\"d\"}]}",
@@ -193,6 +206,7 @@ int main(void)
     sb_release(&scratch);
 
     /* ---- truncation policy */
+    packer_free(P);
     Packer *t = packer_new(tok, CHAT_PLAIN, 12, 0);
     P = t;
     CHECK(pack("{\"inputs\":[\"Hi\"],\"output\":\"okay\"}", &s) == 1, "an over-long sample is kept");

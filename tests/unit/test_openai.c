@@ -1,0 +1,77 @@
+/* test_openai.c - lib/openai without a network: endpoint URLs, parsing of
+ * chat-completions answers, and a refused connection retried then reported
+ * (the HTTP behaviour is tested against a real server in tests/sh/gen.sh). */
+#include <string.h>
+
+#include "openai.h"
+#include "testhelp.h"
+
+static void endpoint(const char *base, const char *want, const char *what)
+{
+    StrBuf sb = SB_INIT;
+    oai_endpoint(base, &sb);
+    CHECK_STR(sb.buf, want, "%s", what);
+    sb_release(&sb);
+}
+
+int main(void)
+{
+    endpoint("http://h:8000", "http://h:8000/v1/chat/completions", "adds /v1/chat/completions to a bare URL");
+    endpoint("http://h:8000/v1", "http://h:8000/v1/chat/completions", "accepts a URL ending in /v1");
+    endpoint("http://h:8000/v1/", "http://h:8000/v1/chat/completions", "ignores trailing slashes");
+    endpoint("https://x/api/chat/completions", "https://x/api/chat/completions", "keeps a full endpoint URL");
+
+    StrBuf out = SB_INIT;
+    char why[256];
+    const char *good = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hé\\n\"}}]}";
+    CHECK(oai_parse_answer(good, strlen(good), &out, why, sizeof why) == 0 && !strcmp(out.buf, "Hé\n"),
+          "takes choices[0].message.content");
+    const char *trunc = "{\"choices\":[{\"message\":{\"content\":\"abc";
+    CHECK(oai_parse_answer(trunc, strlen(trunc), &out, why, sizeof why) < 0 &&
+              !strncmp(why, "malformed JSON answer: '{\"choices\"", 34),
+          "a truncated body is malformed JSON, with an excerpt");
+    const char *nochoice = "{\"id\":\"x\"}";
+    CHECK(oai_parse_answer(nochoice, strlen(nochoice), &out, why, sizeof why) < 0 && strstr(why, "no 'choices'"),
+          "an answer without choices is reported");
+    const char *nullc = "{\"choices\":[{\"message\":{\"content\":null}}]}";
+    CHECK(oai_parse_answer(nullc, strlen(nullc), &out, why, sizeof why) < 0 && strstr(why, "content"),
+          "a null content is reported");
+    const char *err = "{\"error\":{\"message\":\"model not found\"}}";
+    CHECK(oai_parse_answer(err, strlen(err), &out, why, sizeof why) < 0 && !strcmp(why, "server error: model not found"),
+          "an error object gives the server's message");
+    const char *bin = "\x01\x02garbage";
+    CHECK(oai_parse_answer(bin, strlen(bin), &out, why, sizeof why) < 0 && !strchr(why, '\x01'),
+          "the excerpt of a binary answer is printable");
+    sb_release(&out);
+
+    OaiConfig cfg;
+    Err e;
+    oai_config_default(&cfg);
+    cfg.url = "ftp://x";
+    CHECK(oai_new(&cfg, &e) == NULL && strstr(e.msg, "http://"), "rejects a URL that is not http(s)");
+    cfg.url = "http://127.0.0.1:9"; /* discard port: nothing listens */
+    cfg.model = "m";
+    cfg.api_key = "sk-unit-SECRET";
+    cfg.retries = 2;
+    cfg.backoff_ms = 20;
+    cfg.connect_timeout_ms = 1000;
+    OaiClient *c = oai_new(&cfg, &e);
+    CHECK(c != NULL, "creates a client");
+    if (c) {
+        const char *roles[] = {"user"}, *contents[] = {"hi"};
+        oai_submit(c, 42, roles, contents, 1);
+        CHECK(oai_active(c) == 1, "a submitted request is active");
+        OaiResult r;
+        int got = oai_wait(c, &r);
+        CHECK(got == 1 && r.tag == 42 && !r.ok && r.attempts == 3 && strstr(r.error, "gave up after 3 attempts"),
+              "a refused connection is retried, then reported with the attempts");
+        CHECK(got == 1 && !strstr(r.error, "SECRET"), "the error does not contain the key");
+        CHECK(got == 1 && r.waited_s >= 0.06 && r.waited_s < 0.2, "backoff doubles from the first wait (%.3f s)",
+              r.waited_s);
+        if (got)
+            oai_result_release(&r);
+        CHECK(oai_active(c) == 0 && oai_wait(c, &r) == 0, "nothing is left afterwards");
+        oai_free(c);
+    }
+    return TEST_REPORT();
+}
