@@ -111,5 +111,15 @@ nref=$(python3 -c 'import json,sys; print(sum(not json.loads(l)["_truth"]["parsa
 ok "crab-split: the refused _forward records are reported with their reasons ($nref)" \
     "grep -q '^crab-split: skipped $nref bad records: .*cannot take the constraints apart: constraints joined by spaces cannot be separated' '$T/fwd.err'"
 
+# Oracle: jq running bench/crab-split.jq (the same restructuring written in
+# jq) on 1 MB of generated Crab-like records gives the same JSON values.
+python3 bench/gen-crab.py 1 > "$T/gen.jsonl"
+crab-split -q "$T/gen.jsonl" > "$T/gen.c"
+jq -c -f bench/crab-split.jq "$T/gen.jsonl" > "$T/gen.jq"
+ok "crab-split: equals jq running bench/crab-split.jq on $(wc -l < "$T/gen.jsonl") generated Crab records" \
+    "python3 -c 'import json,sys
+a = [json.loads(l) for l in open(sys.argv[1])]; b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) > 100 and a == b' '$T/gen.c' '$T/gen.jq'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
