@@ -1,10 +1,10 @@
 // tok-ref.mjs - the JavaScript reference tokenizers, for tests/sh/tokenizer.sh
 // and bench/bench-tok.sh.
 //
-//   node tok-ref.mjs NPMDIR encode REF FILE      FILE: one JSON string per line (or,
+//   node tok-ref.mjs NPMDIR encode REF FILE...   FILE: one JSON string per line (or,
 //                                                for FILE.txt, one raw text per line);
 //                                                prints each text's ids (no BOS/EOS)
-//   node tok-ref.mjs NPMDIR time REF FILE        the same, ids to /dev/null; prints
+//   node tok-ref.mjs NPMDIR time REF FILE...     the same, ids to /dev/null; prints
 //                                                "seconds tokens" on stdout
 //   node tok-ref.mjs NPMDIR export-mistral DIR   writes DIR/tokenizer.json built from
 //                                                mistral-tokenizer-js's vocab and merges
@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-const [npmdir, mode, ref, file] = process.argv.slice(2);
+const [npmdir, mode, ref, ...files] = process.argv.slice(2);
+const file = files[0];
 const nm = path.resolve(npmdir, 'node_modules');
 const require = createRequire(path.join(nm, 'x.js'));
 
@@ -75,11 +76,14 @@ if (mode === 'export-mistral') {
   exportMistral(ref);
 } else {
   const enc = await load(ref);
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
   // FILE.txt: raw text lines (read as UTF-8: invalid bytes become U+FFFD);
-  // anything else: one JSON string per line.
-  const texts = file.endsWith('.txt') ? lines : lines.map((l) => JSON.parse(l));
+  // anything else: one JSON string per line.  Several files: in order.
+  const texts = [];
+  for (const f of files) {
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    for (const l of lines) texts.push(f.endsWith('.txt') ? l : JSON.parse(l));
+  }
   if (mode === 'time') {
     const t0 = performance.now();
     let ntok = 0;

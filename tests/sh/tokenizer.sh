@@ -78,53 +78,71 @@ cp "$D/tokenizers/invalid-utf8.txt" "$W/invalid.txt"
 corpora=""
 for c in ifeval dev crab torture; do [ -s "$W/$c.jsonl" ] && corpora="$corpora $c"; done
 
-# compare NAME REFERENCE TOKENIZER CORPUS-FILE [miso-tok options]
-compare() {
-    local name=$1 ref=$2 tok=$3 file=$4; shift 4
-    local json=--json
-    case "$file" in *.txt) json= ;; esac
-    if ! node "$REF" "$NPM" encode "$ref" "$file" >"$W/ref.ids" 2>"$W/err"; then
+# check NAME REFERENCE TOKENIZER "MISO-TOK OPTIONS" FILE...
+# One node run and one or two miso-tok runs over all the files, then one
+# PASS/FAIL per file (node start-up and the 9 MB tokenizer.json load dominate
+# the suite's time otherwise).
+check() {
+    local name=$1 ref=$2 tok=$3 opts=$4; shift 4
+    if ! node "$REF" "$NPM" encode "$ref" "$@" >"$W/ref.ids" 2>"$W/err"; then
         head -5 "$W/err"; bad "$name: reference $ref failed"; return
     fi
-    if ! miso-tok -t "$tok" $json "$@" "$file" >"$W/c.ids" 2>"$W/err"; then
-        head -5 "$W/err"; bad "$name: miso-tok failed"; return
-    fi
-    local n diffs
-    n=$(wc -l <"$W/ref.ids")
-    diffs=$(paste -d '\t' "$W/ref.ids" "$W/c.ids" | awk -F'\t' '$1 != $2' | wc -l)
-    if [ "$(wc -l <"$W/c.ids")" = "$n" ] && [ "$diffs" = 0 ]; then
-        ok "$name: every id equals $ref's ($n texts, $(wc -w <"$W/c.ids") ids)"
-    else
-        bad "$name: $diffs of $n texts differ from $ref"
-        paste -d '\n' "$W/ref.ids" "$W/c.ids" | awk 'NR%2==1{r=$0} NR%2==0 && r!=$0 {print "    line " NR/2 ":\n    ref: " substr(r,1,200) "\n    got: " substr($0,1,200); if (++k==2) exit}'
-    fi
+    local js=() tx=() f
+    for f in "$@"; do case "$f" in *.txt) tx+=("$f") ;; *) js+=("$f") ;; esac; done
+    : >"$W/c.ids"
+    if { [ ${#js[@]} = 0 ] || miso-tok -t "$tok" --json $opts "${js[@]}" >>"$W/c.ids"; } &&
+        { [ ${#tx[@]} = 0 ] || miso-tok -t "$tok" $opts "${tx[@]}" >>"$W/c.ids"; } 2>"$W/err"; then :
+    else head -5 "$W/err"; bad "$name: miso-tok failed"; return; fi
+    # the reference printed the files in argument order; put ours in that order too
+    local at=1 n diffs base
+    : >"$W/c2.ids"
+    local jat=1 tat=$(( $(cat "${js[@]}" /dev/null | wc -l) + 1 ))
+    for f in "$@"; do
+        n=$(wc -l <"$f")
+        case "$f" in
+        *.txt) sed -n "${tat},$((tat + n - 1))p" "$W/c.ids" >>"$W/c2.ids"; tat=$((tat + n)) ;;
+        *) sed -n "${jat},$((jat + n - 1))p" "$W/c.ids" >>"$W/c2.ids"; jat=$((jat + n)) ;;
+        esac
+    done
+    for f in "$@"; do
+        n=$(wc -l <"$f")
+        base=$(basename "$f"); base=${base%.*}
+        sed -n "${at},$((at + n - 1))p" "$W/ref.ids" >"$W/r.part"
+        sed -n "${at},$((at + n - 1))p" "$W/c2.ids" >"$W/c.part"
+        at=$((at + n))
+        diffs=$(paste -d '\t' "$W/r.part" "$W/c.part" | awk -F'\t' '$1 != $2' | wc -l)
+        if [ "$(wc -l <"$W/c.part")" = "$n" ] && [ "$(wc -l <"$W/r.part")" = "$n" ] && [ "$diffs" = 0 ]; then
+            ok "$name $base: every id equals $ref's ($n texts, $(wc -w <"$W/c.part") ids)"
+        else
+            bad "$name $base: $diffs of $n texts differ from $ref"
+            paste -d '\n' "$W/r.part" "$W/c.part" | awk 'NR%2==1{r=$0} NR%2==0 && r!=$0 {print "    line " NR/2 ":\n    ref: " substr(r,1,200) "\n    got: " substr($0,1,200); if (++k==2) exit}'
+        fi
+    done
 }
 
-# roundtrip NAME TOKENIZER CORPUS-FILE [miso-tok options]
+# roundtrip NAME TOKENIZER "MISO-TOK OPTIONS" FILE... (JSON-string files)
 roundtrip() {
-    local name=$1 tok=$2 file=$3; shift 3
-    if miso-tok -t "$tok" --json "$@" "$file" | miso-tok -t "$tok" --json --decode >"$W/back.jsonl" 2>"$W/err" &&
+    local name=$1 tok=$2 opts=$3; shift 3
+    cat "$@" >"$W/all.jsonl"
+    if miso-tok -t "$tok" --json $opts "$W/all.jsonl" | miso-tok -t "$tok" --json --decode >"$W/back.jsonl" 2>"$W/err" &&
         python3 -c 'import json,sys
 a=[json.loads(l) for l in open(sys.argv[1],encoding="utf-8").read().split("\n") if l]
 b=[json.loads(l) for l in open(sys.argv[2],encoding="utf-8").read().split("\n") if l]
-sys.exit(0 if a==b else 1)' "$file" "$W/back.jsonl"; then
-        ok "$name: decode(encode(text)) == text"
+sys.exit(0 if a==b else 1)' "$W/all.jsonl" "$W/back.jsonl"; then
+        ok "$name: decode(encode(text)) == text for all $(wc -l <"$W/all.jsonl") texts of$corpora"
     else head -3 "$W/err"; bad "$name: decode(encode(text)) differs from the text"; fi
 }
 
-for c in $corpora; do
-    compare "llama3 $c" lenml-llama3 "$L3" "$W/$c.jsonl"
-    compare "llama3 $c" llama3js "$L3" "$W/$c.jsonl"
-    compare "mistral $c" mistraljs "$MI" "$W/$c.jsonl" --no-special
-    compare "llama2-json $c" lenml-llama2 "$L2" "$W/$c.jsonl"
-    roundtrip "llama3 $c" "$L3" "$W/$c.jsonl"
-    roundtrip "mistral $c" "$MI" "$W/$c.jsonl" --no-special
-done
-cp "$D/tokenizers/torture-special.jsonl" "$W/special.jsonl"
-compare "llama3 all 256 added tokens split" lenml-llama3 "$L3" "$W/special.jsonl"
-compare "llama3 invalid UTF-8 (U+FFFD per maximal subpart)" lenml-llama3 "$L3" "$W/invalid.txt"
-compare "llama3 invalid UTF-8 (U+FFFD per maximal subpart)" llama3js "$L3" "$W/invalid.txt"
-compare "mistral invalid UTF-8 (U+FFFD per maximal subpart)" mistraljs "$MI" "$W/invalid.txt" --no-special
+files=()
+for c in $corpora; do files+=("$W/$c.jsonl"); done
+cp "$D/tokenizers/torture-special.jsonl" "$W/torture-special.jsonl"
+# invalid UTF-8: U+FFFD per maximal invalid subpart, as Node reads the file
+check "llama3" lenml-llama3 "$L3" "" "${files[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
+check "llama3" llama3js "$L3" "" "${files[@]}" "$W/invalid.txt"
+check "mistral" mistraljs "$MI" "--no-special" "${files[@]}" "$W/invalid.txt"
+check "llama2-json" lenml-llama2 "$L2" "" "${files[@]}" "$W/invalid.txt"
+roundtrip "llama3" "$L3" "" "${files[@]}"
+roundtrip "mistral" "$MI" "--no-special" "${files[@]}"
 
 # ---------------------------------------------------------------- chat templates
 if MISO_TOK_LLAMA3="$L3" MISO_TOK_MISTRAL="$MI" "${MISO_BIN%/bin}/tests/test_chat" >"$W/chat.log" 2>&1; then
