@@ -566,11 +566,12 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
 {
     StrBuf valid = SB_INIT, a = SB_INIT, b = SB_INIT;
     text = nlpre_valid_copy(text, &n, &valid);
-    NlpMatch *md = nlpre_match_new();
+    NlpMatch *md = nlpre_match_tls();
     /* Detector.append: URLs and e-mail addresses become spaces. */
-    nlpre_sub(d->url_re, text, n, " ", md, &a);
-    nlpre_sub(d->mail_re, a.buf, a.len, " ", md, &b);
-    nlpre_match_free(md);
+    if (nlpre_sub(d->url_re, text, n, " ", md, &a) == 0)
+        sb_add(&a, text, n);
+    if (nlpre_sub(d->mail_re, a.buf, a.len, " ", md, &b) == 0)
+        sb_add(&b, a.buf, a.len);
     size_t ncp = 0;
     uint32_t *cp = xmalloc(size_mul(b.len + 1, sizeof *cp));
     ncp = decode_all(b.buf, b.len, cp);

@@ -80,6 +80,14 @@ void nlpre_match_free(NlpMatch *m)
     free(m);
 }
 
+NlpMatch *nlpre_match_tls(void)
+{
+    static _Thread_local NlpMatch *md;
+    if (!md)
+        md = nlpre_match_new();
+    return md;
+}
+
 static int do_match(const NlpRegex *re, const char *s, size_t n, size_t start, uint32_t opt, NlpMatch *m)
 {
     if (start > n)
@@ -119,7 +127,9 @@ static size_t cp_len(const char *s, size_t n, size_t i)
 size_t nlpre_sub(const NlpRegex *re, const char *s, size_t n, const char *repl, NlpMatch *md, StrBuf *out)
 {
     size_t pos = 0, copied = 0, count = 0;
-    while (pos <= n && nlpre_match(re, s, n, pos, md) > 0) {
+    if (nlpre_match(re, s, n, 0, md) <= 0)
+        return 0;
+    for (int first = 1; first || (pos <= n && nlpre_match(re, s, n, pos, md) > 0); first = 0) {
         size_t ms = nlpre_start(md, 0), me = nlpre_end(md, 0);
         sb_add(out, s + copied, ms - copied);
         for (const char *r = repl; *r; r++) {
@@ -256,9 +266,7 @@ int nlpre_first_case(const char *s, size_t n)
         if (!re)
             return NLPRE_NONE;
     }
-    static _Thread_local NlpMatch *md; /* per thread, kept for the process lifetime */
-    if (!md)
-        md = nlpre_match_new();
+    NlpMatch *md = nlpre_match_tls();
     if (nlpre_match_anchored(re, s, n, 0, md) > 0)
         return nlpre_group_set(md, 1) ? NLPRE_UPPER : NLPRE_LOWER;
     return NLPRE_NONE;

@@ -54,6 +54,9 @@ NlpRegex *nlpre_compile(const char *pattern, unsigned flags, Err *err);
 void nlpre_free(NlpRegex *re);
 NlpMatch *nlpre_match_new(void);
 void nlpre_match_free(NlpMatch *md);
+/* This thread's shared match block (created on first use, kept for the life of
+ * the process): for code that does not nest matches, saves the JIT stack setup. */
+NlpMatch *nlpre_match_tls(void);
 
 /* Search s[0..n) from byte offset start: > 0 on a match, 0 otherwise. */
 int nlpre_match(const NlpRegex *re, const char *s, size_t n, size_t start, NlpMatch *md);
@@ -64,7 +67,8 @@ size_t nlpre_end(const NlpMatch *md, int group);
 int nlpre_group_set(const NlpMatch *md, int group);
 
 /* Python re.sub(pattern, repl, s): repl may hold $0..$9 for groups (an unset
- * group is empty).  Appends the result to out; returns the substitution count. */
+ * group is empty).  Returns the substitution count; when it is > 0 the result
+ * is appended to out, when it is 0 out is left untouched. */
 size_t nlpre_sub(const NlpRegex *re, const char *s, size_t n, const char *repl, NlpMatch *md, StrBuf *out);
 
 /* str.isspace() of one code point. */

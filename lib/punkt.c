@@ -481,7 +481,7 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
     Ctx c = {0};
     c.types = (StrBuf)SB_INIT;
     c.tmp = (StrBuf)SB_INIT;
-    c.md = nlpre_match_new();
+    c.md = nlpre_match_tls();
     Span *sl = NULL; /* _slices_from_text */
     size_t nsl = 0, capsl = 0;
     size_t last_break = 0;
@@ -568,7 +568,6 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
     free(c.t);
     sb_release(&c.types);
     sb_release(&c.tmp);
-    nlpre_match_free(c.md);
     *spans = out;
     return nout;
 }

@@ -15,50 +15,52 @@ typedef struct {
     const char *pat;
     unsigned flags;
     const char *repl;
+    const char *need; /* the rule can only match if one of these bytes is present
+                         (ASCII letters compared lower-cased); "" = always try */
 } Rule;
 
 /* The substitutions, in the order NLTKWordTokenizer.tokenize applies them.
  * A NULL pattern marks where " " + text + " " happens. */
 static const Rule rules[] = {
     /* STARTING_QUOTES */
-    {"([«“‘„]|[`]+)", 0, " $1 "},
-    {"^\"", 0, "``"},
-    {"(``)", 0, " $1 "},
-    {"([ (\\[{<])(\"|'{2})", 0, "$1 `` "},
-    {"(')(?!re|ve|ll|m|t|s|d|n)(" W ")(?!" W ")", NLPRE_CASELESS, "$1 $2"},
+    {"([«“‘„]|[`]+)", 0, " $1 ", "`\xc2\xe2"},
+    {"^\"", 0, "``", "\""},
+    {"(``)", 0, " $1 ", "`"},
+    {"([ (\\[{<])(\"|'{2})", 0, "$1 `` ", "\"'"},
+    {"(')(?!re|ve|ll|m|t|s|d|n)(" W ")(?!" W ")", NLPRE_CASELESS, "$1 $2", "'"},
     /* PUNCTUATION */
-    {"([^.])(\\.)([\\])}>\"'»”’ ]*)" S "*$", 0, "$1 $2 $3 "},
-    {"([:,])([^\\p{Nd}])", 0, " $1 $2"},
-    {"([:,])$", 0, " $1 "},
-    {"\\.{2,}", 0, " $0 "},
-    {"[;@#$%&]", 0, " $0 "},
-    {"([^.])(\\.)([\\])}>\"']*)" S "*$", 0, "$1 $2$3 "},
-    {"[?!]", 0, " $0 "},
-    {"([^'])' ", 0, "$1 ' "},
-    {"[*]", 0, " $0 "},
+    {"([^.])(\\.)([\\])}>\"'»”’ ]*)" S "*$", 0, "$1 $2 $3 ", "."},
+    {"([:,])([^\\p{Nd}])", 0, " $1 $2", ":,"},
+    {"([:,])$", 0, " $1 ", ":,"},
+    {"\\.{2,}", 0, " $0 ", "."},
+    {"[;@#$%&]", 0, " $0 ", ";@#$%&"},
+    {"([^.])(\\.)([\\])}>\"']*)" S "*$", 0, "$1 $2$3 ", "."},
+    {"[?!]", 0, " $0 ", "?!"},
+    {"([^'])' ", 0, "$1 ' ", "'"},
+    {"[*]", 0, " $0 ", "*"},
     /* PARENS_BRACKETS */
-    {"[\\]\\[(){}<>]", 0, " $0 "},
+    {"[\\]\\[(){}<>]", 0, " $0 ", "[](){}<>"},
     /* DOUBLE_DASHES */
-    {"--", 0, " -- "},
-    {NULL, 0, NULL},
+    {"--", 0, " -- ", "-"},
+    {NULL, 0, NULL, ""},
     /* ENDING_QUOTES */
-    {"([»”’])", 0, " $1 "},
-    {"''", 0, " '' "},
-    {"\"", 0, " '' "},
-    {"([^' ])('[sS]|'[mM]|'[dD]|') ", 0, "$1 $2 "},
-    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", 0, "$1 $2 "},
+    {"([»”’])", 0, " $1 ", "\xc2\xe2"},
+    {"''", 0, " '' ", "'"},
+    {"\"", 0, " '' ", "\""},
+    {"([^' ])('[sS]|'[mM]|'[dD]|') ", 0, "$1 $2 ", "'"},
+    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", 0, "$1 $2 ", "'"},
     /* CONTRACTIONS2 */
-    {"(?<!" W ")(can)(not)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(d)('ye)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(gim)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(gon)(na)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(got)(ta)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(lem)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(more)('n)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {"(?<!" W ")(wan)(na)(?=" S ")", NLPRE_CASELESS, " $1 $2 "},
+    {"(?<!" W ")(can)(not)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "c"},
+    {"(?<!" W ")(d)('ye)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
+    {"(?<!" W ")(gim)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
+    {"(?<!" W ")(gon)(na)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
+    {"(?<!" W ")(got)(ta)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
+    {"(?<!" W ")(lem)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "l"},
+    {"(?<!" W ")(more)('n)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
+    {"(?<!" W ")(wan)(na)(?=" S ")", NLPRE_CASELESS, " $1 $2 ", "w"},
     /* CONTRACTIONS3 */
-    {" ('t)(is)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
-    {" ('t)(was)(?!" W ")", NLPRE_CASELESS, " $1 $2 "},
+    {" ('t)(is)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
+    {" ('t)(was)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
 };
 #define NRULES (sizeof rules / sizeof *rules)
 
@@ -115,13 +117,29 @@ size_t wordtok_tokenize(const PunktModel *m, const char *text, size_t n, char **
     Span *sp;
     size_t ns = punkt_sentences(m, text, n, &sp);
     StrBuf a = SB_INIT, b = SB_INIT;
-    NlpMatch *md = nlpre_match_new();
+    NlpMatch *md = nlpre_match_tls();
     char **tok = NULL;
     size_t ntok = 0, cap = 0;
     for (size_t s = 0; s < ns; s++) {
         sb_reset(&a);
         sb_add(&a, text + sp[s].start, sp[s].end - sp[s].start);
+        /* Bytes present (ASCII letters lower-cased): a rule none of whose
+         * needed bytes is present cannot match.  Substitutions only copy
+         * text and add the bytes of their templates, so the set stays a
+         * superset of what the text holds. */
+        unsigned char have[256] = {0};
+        for (size_t j = 0; j < a.len; j++) {
+            unsigned char ch = (unsigned char)a.buf[j];
+            have[ch >= 'A' && ch <= 'Z' ? ch + 32 : ch] = 1;
+        }
         for (size_t i = 0; i < NRULES; i++) {
+            const unsigned char *nd = (const unsigned char *)rules[i].need;
+            if (*nd) {
+                while (*nd && !have[*nd])
+                    nd++;
+                if (!*nd)
+                    continue;
+            }
             sb_reset(&b);
             if (!rules[i].pat) {
                 sb_addc(&b, ' ');
@@ -130,13 +148,14 @@ size_t wordtok_tokenize(const PunktModel *m, const char *text, size_t n, char **
             } else if (!nlpre_sub(compiled[i], a.buf, a.len, rules[i].repl, md, &b)) {
                 continue;
             }
+            for (const unsigned char *r = (const unsigned char *)(rules[i].repl ? rules[i].repl : " "); *r; r++)
+                have[*r >= 'A' && *r <= 'Z' ? *r + 32 : *r] = 1;
             StrBuf t = a;
             a = b;
             b = t;
         }
         split_ws(a.buf, a.len, &tok, &ntok, &cap);
     }
-    nlpre_match_free(md);
     sb_release(&a);
     sb_release(&b);
     sb_release(&valid);
