@@ -718,6 +718,8 @@ static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task,
                 size_t rs = b, re = e;
                 while (rs < re && (is_space(q->t[rs]) || q->t[rs] == ',' || q->t[rs] == ';'))
                     rs++;
+                while (re > rs && (is_space(q->t[re - 1]) || q->t[re - 1] == ',' || q->t[re - 1] == ';'))
+                    re--;
                 if (removed_log->len)
                     sb_adds(removed_log, "\x1f");
                 sb_add(removed_log, q->t + rs, re - rs);
