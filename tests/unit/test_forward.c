@@ -18,6 +18,7 @@
 #include "model.h"
 #include "sampler.h"
 #include "testhelp.h"
+#include "tokenizer.h"
 
 static char *slurp(const char *path)
 {
@@ -314,6 +315,76 @@ static void test_sampler(void)
     sampler_release(&s);
 }
 
+/* gen_respond on a random tiny-preset model with the built-in byte
+ * tokenizer: the chat layout is the one gen_from_ids sees when given the
+ * rendered prompt ids, and several inputs work with every variant. */
+static void test_respond(void)
+{
+    char dir[] = "/tmp/miso-gen-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    ModelConfig c;
+    model_preset(&c, "tiny");
+    c.n_layers = 2;
+    Model m;
+    model_init_random(&m, &c, 11);
+    /* scale the embedding so the random model has peaked logits */
+    for (size_t i = 0; i < (size_t)c.vocab_size * c.dim; i++)
+        m.w.embed[i] *= 50.0f;
+    Err e;
+    int rc = model_save_hf(&m, dir, MODEL_SAVE_F32, &e);
+    model_release(&m);
+    Generator *g = rc == 0 ? gen_open(dir, NULL, NULL, &e) : NULL;
+    CHECK(g != NULL, "gen_open finds the byte tokenizer through \"miso_tokenizer\": \"byte\"");
+    if (!g) {
+        printf("    %s\n", e.msg);
+        return;
+    }
+    CHECK(gen_vocab_size(g) == 264, "gen_vocab_size is the model's vocabulary");
+    GenOptions o;
+    gen_options_default(&o);
+    o.max_new_tokens = 12;
+    const char *in[] = {"Write a poem.", "Use no commas.", "Be short."};
+    StrBuf a = SB_INIT, b = SB_INIT;
+    rc = gen_respond(g, "sys", in, 1, &o, &a, &e);
+    CHECK(rc == 0 && a.len <= 12 * 4, "gen_respond answers one input within max_new_tokens (%zu bytes)", a.len);
+    gen_respond(g, "sys", in, 1, &o, &b, &e);
+    CHECK(!strcmp(a.buf, b.buf), "greedy answers repeat");
+    /* the same through raw ids: rendered prompt (sys + user) then the
+     * generation prompt, as chat.h renders them for the byte tokenizer */
+    Tokenizer *t = tok_load("byte", &e);
+    IntVec ids = {0}, out = {0};
+    const char *text = "<s><|system|>\nsys<|end|>\n<|user|>\nWrite a poem.<|end|>\n<|assistant|>\n";
+    tok_encode(t, text, strlen(text), 1, &ids);
+    const int32_t *pi[] = {ids.v};
+    size_t pl[] = {ids.n};
+    gen_from_ids(g, pi, pl, 1, &o, &out, &e);
+    StrBuf c2 = SB_INIT;
+    tok_decode(t, out.v, out.n, 1, &c2, &e);
+    CHECK(!strcmp(c2.buf, a.buf), "gen_respond equals gen_from_ids on the rendered prompt + generation prompt");
+    for (int attn = GEN_ATTN_MISO; attn <= GEN_ATTN_CONCAT; attn++) {
+        sb_reset(&b);
+        o.attn = attn;
+        rc = gen_respond(g, NULL, in, 3, &o, &b, &e);
+        CHECK(rc == 0, "gen_respond with 3 inputs works with attention variant %d", attn);
+    }
+    o.attn = GEN_ATTN_MISO;
+    o.max_new_tokens = 2000;
+    sb_reset(&b);
+    rc = gen_respond(g, NULL, in, 1, &o, &b, &e);
+    CHECK(rc == 0, "generation stops at the model's context length instead of overrunning it");
+    tok_free(t);
+    intvec_release(&ids), intvec_release(&out);
+    sb_release(&a), sb_release(&b), sb_release(&c2);
+    gen_close(g);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", dir);
+}
+
 int main(void)
 {
     check_fixture("llama-gqa-untied");
@@ -321,5 +392,6 @@ int main(void)
     check_fixture("llama3-rope-f16-sharded");
     test_stories_greedy();
     test_sampler();
+    test_respond();
     return TEST_REPORT();
 }

@@ -307,6 +307,58 @@ static void test_errors(void)
     free(buf);
 }
 
+/* A version-1 llama2.c file ("ak42", 256-byte header, arrays in export.py's
+ * version1_export order) built from stories260K's version-0 arrays must load
+ * to the same weights. */
+static void test_llama2c_v1(void)
+{
+    FILE *in = fopen("datasets/models/stories260K.bin", "rb");
+    if (!in) {
+        CHECK(0, "opens stories260K.bin");
+        return;
+    }
+    float *raw = xmalloc(1056540);
+    int32_t h[7];
+    size_t got = fread(h, 4, 7, in);
+    got += fread(raw, 4, 264128, in);
+    fclose(in);
+    CHECK(got == 7 + 264128, "(setup) reads stories260K.bin");
+    int D = 64, L = 5, V = 512, F = 172, KD = 32;
+    /* v0 offsets */
+    size_t o_emb = 0, o_an = o_emb + (size_t)V * D, o_wq = o_an + (size_t)L * D, o_wk = o_wq + (size_t)L * D * D,
+           o_wv = o_wk + (size_t)L * KD * D, o_wo = o_wv + (size_t)L * KD * D, o_fn = o_wo + (size_t)L * D * D,
+           o_w1 = o_fn + (size_t)L * D, o_w2 = o_w1 + (size_t)L * F * D, o_w3 = o_w2 + (size_t)L * F * D,
+           o_nf = o_w3 + (size_t)L * F * D;
+    struct { size_t off, n; } order[] = {
+        {o_an, (size_t)L * D}, {o_fn, (size_t)L * D}, {o_nf, (size_t)D}, {o_emb, (size_t)V * D},
+        {o_wq, (size_t)L * D * D}, {o_wk, (size_t)L * KD * D}, {o_wv, (size_t)L * KD * D}, {o_wo, (size_t)L * D * D},
+        {o_w1, (size_t)L * F * D}, {o_w2, (size_t)L * F * D}, {o_w3, (size_t)L * F * D}};
+    FILE *out = fopen(tmp("v1.bin"), "wb");
+    unsigned char hdr[256] = {0};
+    uint32_t magic = 0x616b3432, version = 1;
+    memcpy(hdr, &magic, 4);
+    memcpy(hdr + 4, &version, 4);
+    memcpy(hdr + 8, h, 28);
+    hdr[36] = 1; /* shared classifier */
+    fwrite(hdr, 1, 256, out);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        fwrite(raw + order[i].off, 4, order[i].n, out);
+    fclose(out);
+    Model a, b;
+    Err e;
+    int ra = model_load(&a, "datasets/models/stories260K.bin", &e);
+    int rb = model_load(&b, tmp("v1.bin"), &e);
+    CHECK(ra == 0 && rb == 0 && a.nparams == b.nparams && !memcmp(a.block, b.block, a.nparams * sizeof(float)),
+          "a version-1 llama2.c checkpoint loads to the same weights as the version-0 one");
+    if (rb < 0)
+        printf("    %s\n", e.msg);
+    if (ra == 0)
+        model_release(&a);
+    if (rb == 0)
+        model_release(&b);
+    free(raw);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -315,6 +367,7 @@ int main(void)
     }
     test_presets();
     test_llama2c_roundtrip();
+    test_llama2c_v1();
     test_qwen2_save();
     test_errors();
     char cmd[600];
