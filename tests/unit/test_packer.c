@@ -3,6 +3,7 @@
  * byte tokenizer (ids are bytes, so expected ids are written by hand). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat.h"
 #include "packer.h"
@@ -204,6 +205,33 @@ int main(void)
               "JSONL export: labels -100 where no loss, segments 1..n then the output");
     fclose(f);
     sb_release(&scratch);
+
+    /* ---- the packed file round trip (what miso-train reads) */
+    {
+        char path[] = "/tmp/test_packer.XXXXXX";
+        int fd = mkstemp(path);
+        FILE *pf = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        PackWriter w;
+        int wrote = pf && pack_writer_init(&w, pf, 264, &err) == 0 &&
+                    pack("{\"id\":\"rt\",\"mode\":\"para\",\"inputs\":[\"ab\",\"c\"],\"output\":\"d\","
+                         "\"weights\":[0.5,0.5]}", &s) == 1 &&
+                    pack_write(&w, &s, &err) == 0;
+        int32_t first_out = wrote ? s.out_ids[2] : -1;
+        if (pf)
+            fclose(pf);
+        PackData d;
+        PackSample r;
+        int loaded = wrote && pack_load(&d, path, &err) == 0;
+        if (loaded)
+            pack_sample(&d, 0, &r);
+        CHECK(loaded && d.n == 1 && r.mode == PACK_PARA && r.n_inputs == 2 && r.in_len[0] == 7 && r.out_len == 4 &&
+                  r.out_ids[2] == first_out && r.out_pos[0] == 7 && r.loss_mask[2] == 1 && r.weights &&
+                  r.weights[1] == 0.5f && r.id_len == 2 && !memcmp(r.id, "rt", 2),
+              "a packed sample reads back with pack_load unchanged");
+        if (loaded)
+            pack_release(&d);
+        unlink(path);
+    }
 
     /* ---- truncation policy */
     packer_free(P);
