@@ -404,10 +404,27 @@ int main(int argc, char **argv)
     if (!sc)
         err_die(&err);
     size_t np, nr;
-    IfevalPrompt *ps = read_prompts(sc, input_path, &np);
-    const char *rdisplay;
-    Resp *rs = read_responses(responses, &nr, &rdisplay);
-    long *match = match_responses(ps, np, rs, nr, rdisplay, quiet);
+    /* Load the langdetect profiles (the slowest start-up step) beside the
+     * reading and matching. */
+    IfevalPrompt *ps = NULL;
+    Resp *rs = NULL;
+    long *match = NULL;
+    const char *rdisplay = NULL;
+    Err lerr;
+    int lrc = 0;
+#pragma omp parallel sections
+    {
+#pragma omp section
+        lrc = ifeval_preload(&lerr);
+#pragma omp section
+        {
+            ps = read_prompts(sc, input_path, &np);
+            rs = read_responses(responses, &nr, &rdisplay);
+            match = match_responses(ps, np, rs, nr, rdisplay, quiet);
+        }
+    }
+    if (lrc < 0)
+        err_die(&lerr);
     long missing = 0;
     for (size_t i = 0; i < np; i++) {
         if (match[i] >= 0)
@@ -441,6 +458,9 @@ int main(int argc, char **argv)
         size_t rlen = match[i] >= 0 ? rs[match[i]].resp_len : 0;
         score_one(scs[omp_get_thread_num()], &ps[i], resp, rlen, outdir != NULL, explain, &out[i]);
     }
+    for (int t = 0; t < nth; t++)
+        if (ifeval_scorer_error(scs[t], &err) < 0)
+            err_die(&err);
     for (int t = 1; t < nth; t++)
         ifeval_scorer_free(scs[t]);
     free(scs);

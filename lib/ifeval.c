@@ -143,6 +143,8 @@ struct IfevalScorer {
     pcre2_code *fixed[N_FIXED];
     Rng rng;                   /* lm-eval-2023 random letters */
     int limit_hit;             /* set when a regex gave up in the current check */
+    int lang_failed;           /* the langdetect profiles could not be loaded */
+    Err lang_err;
     uint32_t match_opts;       /* PCRE2_NO_UTF_CHECK once the response is known valid */
     StrBuf t1, t2;             /* scratch */
 };
@@ -172,13 +174,9 @@ IfevalScorer *ifeval_scorer_new(int compat, Err *err)
     const PunktModel *pm = punkt_english(err);
     if (!pm)
         return NULL;
-    const LangDetector *ld = langdetect_default(err);
-    if (!ld)
-        return NULL;
     IfevalScorer *s = xcalloc(1, sizeof *s);
     s->compat = compat;
     s->punkt = pm;
-    s->lang = ld;
     s->cctx = pcre2_compile_context_create(NULL);
     pcre2_set_newline(s->cctx, PCRE2_NEWLINE_LF);
     s->mctx = pcre2_match_context_create(NULL);
@@ -899,8 +897,36 @@ static int check_two_responses(const char *v, size_t n, StrBuf *why)
     return 1;
 }
 
+int ifeval_preload(Err *err)
+{
+    const LangDetector *d;
+    /* langdetect_default's first call is not thread-safe */
+#pragma omp critical(ifeval_langdetect)
+    d = langdetect_default(err);
+    return d ? 0 : -1;
+}
+
+int ifeval_scorer_error(const IfevalScorer *s, Err *err)
+{
+    if (!s->lang_failed)
+        return 0;
+    *err = s->lang_err;
+    return -1;
+}
+
 static int check_language(IfevalScorer *s, const char *v, size_t n, const char *want, StrBuf *why)
 {
+    if (!s->lang) {
+        if (s->lang_failed)
+            return 0;
+#pragma omp critical(ifeval_langdetect)
+        s->lang = langdetect_default(&s->lang_err);
+        if (!s->lang) {
+            s->lang_failed = 1;
+            WHY("langdetect profiles not loaded");
+            return 0;
+        }
+    }
     const char *l = langdetect_detect(s->lang, v, n, 0);
     if (!l)
         return 1; /* LangDetectException counts as followed */

@@ -30,8 +30,10 @@
  *     frees them.  Result arrays are owned by the caller.
  *
  * Errors
- *   - ifeval_scorer_new returns NULL and fills err when the shipped Punkt or
- *     langdetect data cannot be loaded.
+ *   - ifeval_scorer_new returns NULL and fills err when the shipped Punkt
+ *     data cannot be loaded; the langdetect profiles are loaded by
+ *     ifeval_preload or at the first language check (a failure there is
+ *     reported by ifeval_scorer_error).
  *   - ifeval_prompt_parse returns -1 and fills err (file, line, message naming
  *     the field: unknown id, missing or wrongly typed kwarg, bad regex).
  *
@@ -97,6 +99,13 @@ typedef struct {
 
 IfevalScorer *ifeval_scorer_new(int compat, Err *err);
 void ifeval_scorer_free(IfevalScorer *s);
+/* Load the shared langdetect profiles now (thread-safe; ~70 ms, so a program
+ * may run it beside its input reading).  Otherwise the first language check
+ * loads them.  Returns -1 and fills err if they cannot be loaded. */
+int ifeval_preload(Err *err);
+/* -1 (err filled) if a check could not load the langdetect profiles: the
+ * results of that scorer are then not the official ones. */
+int ifeval_scorer_error(const IfevalScorer *s, Err *err);
 
 const char *ifeval_id_name(int id);
 int ifeval_id_lookup(const char *name);   /* -1 if unknown */
