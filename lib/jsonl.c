@@ -57,6 +57,17 @@ void jsonl_close(JsonlReader *r)
     memset(r, 0, sizeof *r);
 }
 
+const char *jsonl_gz_error(gzFile gz, int *zerr)
+{
+    const char *m = gzerror(gz, zerr);
+    if (m && !strncmp(m, "<fd:", 4)) {
+        const char *p = strstr(m, ">: ");
+        if (p)
+            m = p + 3;
+    }
+    return m ? m : "unknown error";
+}
+
 /* Refill: move the unread tail to the front and read more.  Returns bytes
  * read, 0 at EOF, -1 on error. */
 static int fill(JsonlReader *r, Err *err)
@@ -75,7 +86,7 @@ static int fill(JsonlReader *r, Err *err)
     int n = gzread(r->gz, r->buf + r->end, (unsigned)(r->cap - r->end > BLOCK ? BLOCK : r->cap - r->end));
     if (n < 0) {
         int zerr;
-        const char *msg = gzerror(r->gz, &zerr);
+        const char *msg = jsonl_gz_error(r->gz, &zerr);
         r->eof = 1;
         if (zerr == Z_ERRNO)
             msg = strerror(errno);
@@ -84,7 +95,7 @@ static int fill(JsonlReader *r, Err *err)
     }
     if (n == 0) {
         int zerr;
-        const char *msg = gzerror(r->gz, &zerr);
+        const char *msg = jsonl_gz_error(r->gz, &zerr);
         r->eof = 1;
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
             err_set(err, r->path, r->next_line, "truncated or corrupt gzip input: %s", msg);

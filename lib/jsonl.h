@@ -80,6 +80,10 @@ void jsonl_close(JsonlReader *r);
  * The pointer is valid until the next call. */
 int jsonl_next_line(JsonlReader *r, const char **line, size_t *len, Err *err);
 
+/* gzerror() without zlib's "<fd:N>: " prefix (the descriptor means nothing
+ * to a user; callers name the file themselves). */
+const char *jsonl_gz_error(gzFile gz, int *zerr);
+
 /* Write obj as one compact line.  Returns 0, or -1 if the stream failed. */
 int jsonl_write(FILE *f, const cJSON *obj);
 

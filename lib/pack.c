@@ -4,6 +4,7 @@
  * costs no copy and no allocation at training time.
  */
 #include "pack.h"
+#include "jsonl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,7 +213,7 @@ int pack_load(PackData *d, const char *path, Err *err)
         int k = gzread(gz, d->data + d->size, 1 << 20);
         if (k < 0) {
             int e;
-            const char *m = gzerror(gz, &e);
+            const char *m = jsonl_gz_error(gz, &e);
             err_set(err, d->path, 0, "read error: %s", e == Z_ERRNO ? strerror(errno) : m);
             gzclose(gz);
             pack_release(d);
@@ -223,7 +224,7 @@ int pack_load(PackData *d, const char *path, Err *err)
         d->size += (size_t)k;
     }
     int zerr;
-    const char *zmsg = gzerror(gz, &zerr);
+    const char *zmsg = jsonl_gz_error(gz, &zerr);
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
         err_set(err, d->path, 0, "truncated or corrupt gzip input: %s", zmsg);
         gzclose(gz);
