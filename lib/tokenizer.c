@@ -1282,7 +1282,8 @@ static Tokenizer *load_json(const char *path, const char *data, size_t len, cons
         err_set(err, path, 0, "model.vocab or model.merges missing");
         goto fail;
     }
-    if (jstr(model, "continuing_subword_prefix") || jstr(model, "end_of_word_suffix")) {
+    const char *csp = jstr(model, "continuing_subword_prefix"), *ews = jstr(model, "end_of_word_suffix");
+    if ((csp && *csp) || (ews && *ews)) {
         err_set(err, path, 0, "unsupported BPE option continuing_subword_prefix/end_of_word_suffix");
         goto fail;
     }

