@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "generate.h"
 #include "jsonl.h"
 #include "ofile.h"
@@ -493,6 +494,77 @@ static int parse_ids(const char *s, IntVec *v)
     return v->n ? 0 : -1;
 }
 
+/* The tokenizer gen_open picks for the model (for conversations rendered
+ * here): --tokenizer, the built-in byte tokenizer when config.json says
+ * "miso_tokenizer": "byte", else the model directory's own. */
+static Tokenizer *load_tokenizer(const Opts *o, Err *err)
+{
+    if (o->tokenizer)
+        return tok_load(o->tokenizer, err);
+    StrBuf cfg = SB_INIT;
+    sb_addf(&cfg, "%s/config.json", o->model);
+    FILE *f = fopen(cfg.buf, "rb");
+    int byte = 0;
+    if (f) {
+        StrBuf text = SB_INIT;
+        char buf[4096];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+            sb_add(&text, buf, k);
+        fclose(f);
+        cJSON *c = cJSON_Parse(text.buf);
+        const char *t = c ? json_str(c, "miso_tokenizer") : NULL;
+        byte = t && !strcmp(t, "byte");
+        cJSON_Delete(c);
+        sb_release(&text);
+    }
+    sb_release(&cfg);
+    return tok_load(byte ? "byte" : o->model, err);
+}
+
+/* A conversation with earlier turns: rendered with the chat template
+ * (generation prompt added), generated from ids, cut at the end of turn. */
+static int respond_conversation(Generator *g, Tokenizer *tok, ChatTemplate tpl, const Prompt *p, const char *system,
+                                const GenOptions *go, IntVec *ids, IntVec *gen, StrBuf *text, StrBuf *out, Err *err)
+{
+    const char **roles = xmalloc((p->n_msgs + 1) * sizeof *roles), **contents = xmalloc((p->n_msgs + 1) * sizeof *contents);
+    size_t n = 0;
+    if (system && !p->system) {
+        roles[n] = "system";
+        contents[n++] = system;
+    }
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        roles[n] = p->roles[i];
+        contents[n++] = p->contents[i];
+    }
+    sb_reset(text);
+    chat_render_messages(tpl, tok, roles, contents, n, 1, text);
+    free(roles);
+    free(contents);
+    ids->n = gen->n = 0;
+    if (tok_encode(tok, text->buf, text->len, 1, ids) < 0)
+        return err_set(err, NULL, 0, "cannot tokenise the conversation"), -1;
+    const int32_t *in[1] = {ids->v};
+    size_t len[1] = {ids->n};
+    if (gen_from_ids(g, in, len, 1, go, gen, err) < 0)
+        return -1;
+    int eot = tok_token_id(tok, chat_end_of_turn_for(tpl, tok));
+    for (size_t i = 0; eot >= 0 && i < gen->n; i++)
+        if (gen->v[i] == eot) {
+            gen->n = i;
+            break;
+        }
+    return tok_decode(tok, gen->v, gen->n, 1, out, err);
+}
+
+static int has_history(const Prompt *p)
+{
+    int users = 0;
+    for (size_t i = 0; i < p->n_msgs; i++)
+        users += !strcmp(p->roles[i], "user") || !strcmp(p->roles[i], "assistant");
+    return users > 1;
+}
+
 static void run_local(Run *run)
 {
     const Opts *o = run->o;
@@ -518,8 +590,10 @@ static void run_local(Run *run)
     }
     Prompt p;
     prompt_init(&p);
-    StrBuf out = SB_INIT;
+    StrBuf out = SB_INIT, text = SB_INIT;
     IntVec ids = {0}, gen = {0};
+    Tokenizer *ctok = NULL; /* for conversations, loaded when one comes */
+    ChatTemplate ctpl = CHAT_PLAIN;
     for (size_t k = 0; k < run->ntodo; k++) {
         Item *it = &run->items->v[run->todo[k]];
         sb_reset(&out);
@@ -538,7 +612,17 @@ static void run_local(Run *run)
         } else {
             prompt_read(&p, it->rec, it->path, it->line_no, &err);
             const char *system = p.system ? p.system : o->system;
-            rc = gen_respond(g, system, p.inputs, p.n_inputs, &go, &out, &err);
+            if (has_history(&p)) {
+                if (!ctok) {
+                    if (!(ctok = load_tokenizer(o, &err)))
+                        err_die(&err);
+                    ctpl = chat_guess(ctok);
+                    if (o->template_name && chat_template_from_name(o->template_name, &ctpl) < 0)
+                        die_usage("unknown template '%s'", o->template_name);
+                }
+                rc = respond_conversation(g, ctok, ctpl, &p, system, &go, &ids, &gen, &text, &out, &err);
+            } else
+                rc = gen_respond(g, system, p.inputs, p.n_inputs, &go, &out, &err);
         }
         if (rc < 0)
             fail(run, it, err.msg);
@@ -554,8 +638,10 @@ static void run_local(Run *run)
     intvec_release(&ids);
     intvec_release(&gen);
     sb_release(&out);
+    sb_release(&text);
     prompt_release(&p);
     tok_free(tok);
+    tok_free(ctok);
     gen_close(g);
 }
 

@@ -168,6 +168,14 @@ lgen --attn miso "$T/para.jsonl" -o "$T/pm.out"; rc1=$?
 lgen --attn concat "$T/para.jsonl" -o "$T/pc.out"; rc2=$?
 check '[ $rc1 = 0 ] && [ $rc2 = 0 ] && grep -q "\"prompt\":\"full: a, b\"" "$T/pm.out" && ! cmp -s "$T/pm.out" "$T/pc.out"' \
     "a multi-input record is generated with --attn miso and differs from concat"
+printf '%s\n' '{"id":"c1","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello"},{"role":"user","content":"Count"}]}' \
+    '{"id":"c2","messages":[{"role":"user","content":"Count"}]}' >"$T/conv.jsonl"
+lgen "$T/conv.jsonl" -o "$T/conv1.out"; rc=$?
+lgen "$T/conv.jsonl" -o "$T/conv2.out"
+r1=$(sed -n 1p "$T/conv1.out" | python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["response"])')
+r2=$(sed -n 2p "$T/conv1.out" | python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["response"])')
+check '[ $rc = 0 ] && cmp -s "$T/conv1.out" "$T/conv2.out" && [ -n "$r1" ] && [ "$r1" != "$r2" ]' \
+    "a multi-turn conversation is generated from its whole history, deterministically"
 want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/stories260K_greedy.txt" | tr -s ' \n' ' ' | cut -d' ' -f1-64)
 got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 64 \
     | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
