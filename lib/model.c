@@ -413,44 +413,56 @@ static int load_hf(Model *m, const char *dir, Err *err)
     StSet s;
     if (st_set_open(&s, dir, err) < 0)
         return -1;
-    model_alloc(m, &c);
+    /* Pass 0 checks every tensor's presence and shape before anything is
+     * allocated (so a config with absurd sizes fails on the shapes, not on
+     * the allocation); pass 1 reads them into the block. */
+    static float present;
+    ModelWeights probe = {&present, &present, &present, &present, &present, NULL, NULL, NULL, &present,
+                          &present, &present, &present, &present, &present, &present};
+    if (c.qkv_bias)
+        probe.bq = probe.bk = probe.bv = &present;
     TensorDesc d[MODEL_NTENSORS];
-    tensor_descs(&c, &m->w, d);
     char name[256];
     rc = -1;
-    for (int i = 0; i < MODEL_NTENSORS; i++) {
-        if (!d[i].base)
-            continue;
-        for (int l = 0; l < (d[i].per_layer ? c.n_layers : 1); l++) {
-            snprintf(name, sizeof name, d[i].hf, l);
-            const StFile *f;
-            const StTensor *t = st_set_find(&s, name, &f);
-            if (!t) {
-                err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'", name);
-                goto out;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            model_alloc(m, &c);
+        tensor_descs(&c, pass ? &m->w : &probe, d);
+        for (int i = 0; i < MODEL_NTENSORS; i++) {
+            if (!d[i].base)
+                continue;
+            for (int l = 0; l < (d[i].per_layer ? c.n_layers : 1); l++) {
+                snprintf(name, sizeof name, d[i].hf, l);
+                const StFile *f;
+                const StTensor *t = st_set_find(&s, name, &f);
+                if (!t) {
+                    err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'", name);
+                    goto out;
+                }
+                int want_nd = d[i].cols ? 2 : 1;
+                if (t->ndim != want_nd || t->shape[0] != d[i].rows || (want_nd == 2 && t->shape[1] != d[i].cols)) {
+                    StrBuf sh = SB_INIT;
+                    for (int k = 0; k < t->ndim; k++)
+                        sb_addf(&sh, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
+                    if (want_nd == 2)
+                        err_set(err, keep_path(f->path), 0,
+                                "tensor '%s': shape [%s] does not match the config [%lld, %lld]", name, sh.buf,
+                                (long long)d[i].rows, (long long)d[i].cols);
+                    else
+                        err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld]",
+                                name, sh.buf, (long long)d[i].rows);
+                    sb_release(&sh);
+                    goto out;
+                }
+                if (pass == 1 && st_read_f32(f, t, d[i].base + (size_t)l * (size_t)desc_numel(&d[i]), err) < 0)
+                    goto out;
             }
-            int want_nd = d[i].cols ? 2 : 1;
-            if (t->ndim != want_nd || t->shape[0] != d[i].rows || (want_nd == 2 && t->shape[1] != d[i].cols)) {
-                StrBuf sh = SB_INIT;
-                for (int k = 0; k < t->ndim; k++)
-                    sb_addf(&sh, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
-                if (want_nd == 2)
-                    err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld, %lld]",
-                            name, sh.buf, (long long)d[i].rows, (long long)d[i].cols);
-                else
-                    err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld]",
-                            name, sh.buf, (long long)d[i].rows);
-                sb_release(&sh);
-                goto out;
-            }
-            if (st_read_f32(f, t, d[i].base + (size_t)l * (size_t)desc_numel(&d[i]), err) < 0)
-                goto out;
         }
     }
     rc = 0;
 out:
     st_set_close(&s);
-    if (rc < 0)
+    if (rc < 0 && m->block)
         model_release(m);
     return rc;
 }

@@ -227,6 +227,9 @@ static void test_errors(void)
     write_file(cfgp, "{\"hidden_size\": 128, \"intermediate_size\": 352, \"num_hidden_layers\": 2, "
                      "\"num_attention_heads\": 4, \"vocab_size\": 264, \"rope_scaling\": {\"type\": \"yarn\"}}");
     expect_load_fail(d, "rope_scaling type 'yarn'", "rejects an unsupported rope_scaling");
+    write_file(cfgp, "{\"hidden_size\": 1000000000, \"intermediate_size\": 1000000000, \"num_hidden_layers\": 100000, "
+                     "\"num_attention_heads\": 4, \"vocab_size\": 1000000000}");
+    expect_load_fail(d, "does not match the config", "absurd config sizes fail on the shapes, before any allocation");
     /* shape mismatch: the config says FFN 300 */
     char *p = strstr(good, "\"intermediate_size\": 352");
     StrBuf sb = SB_INIT;
