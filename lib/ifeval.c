@@ -1176,6 +1176,18 @@ int ifeval_check(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v
 
 /* ---------------------------------------------------------------- strict and loose */
 
+static void add_without_stars(StrBuf *out, const char *v, size_t n)
+{
+    sb_grow(out, n);
+    const char *end = v + n;
+    while (v < end) {
+        const char *star = memchr(v, '*', (size_t)(end - v));
+        size_t k = star ? (size_t)(star - v) : (size_t)(end - v);
+        sb_add(out, v, k);
+        v += k + (star != NULL);
+    }
+}
+
 void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size_t n,
                   unsigned char *strict, unsigned char *loose,
                   StrBuf *why_strict, StrBuf *why_loose)
@@ -1216,20 +1228,23 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
     for (int k = 0; k < 8; k++)
         sb_init(&cand[k]);
     sb_add(&cand[0], resp, n);
-    for (size_t i = 0; i < n; i++)
-        if (resp[i] != '*')
-            sb_addc(&cand[1], resp[i]);
+    add_without_stars(&cand[1], resp, n);
     for (int k = 0; k < 3; k++) {
         size_t b, e;
         pystr_strip(resp + rb[k], re[k] - rb[k], &b, &e);
         sb_add(&cand[2 + k], resp + rb[k] + b, e - b);
-        for (size_t i = b; i < e; i++)
-            if (resp[rb[k] + i] != '*')
-                sb_addc(&cand[5 + k], resp[rb[k] + i]);
+        add_without_stars(&cand[5 + k], resp + rb[k] + b, e - b);
     }
+    /* A candidate equal to an earlier one gives the same answer (every check
+     * is a pure function of the text): skip it.  Without '*' in the response
+     * half of the candidates are such copies. */
     int ok_cand[8];
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < 8; k++) {
         ok_cand[k] = !pystr_isblank(cand[k].buf, cand[k].len);
+        for (int j = 0; j < k && ok_cand[k]; j++)
+            if (cand[j].len == cand[k].len && !memcmp(cand[j].buf, cand[k].buf, cand[k].len))
+                ok_cand[k] = 0;
+    }
     for (size_t i = 0; i < p->n; i++) {
         loose[i] = 0;
         if (strict[i]) { /* candidate 0 is the strict input */

@@ -226,9 +226,16 @@ void pystr_lower(const char *s, size_t n, StrBuf *out)
     sb_grow(out, n);
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            sb_addc(out, (c >= 'A' && c <= 'Z') ? c + 32 : c);
-            i++;
+        if (c < 0x80) { /* a run of ASCII: copy, then lower in place */
+            size_t j = i + 1;
+            while (j < n && (unsigned char)s[j] < 0x80)
+                j++;
+            size_t at = out->len;
+            sb_add(out, s + i, j - i);
+            for (char *q = out->buf + at, *qe = out->buf + out->len; q < qe; q++)
+                if (*q >= 'A' && *q <= 'Z')
+                    *q += 32;
+            i = j;
             continue;
         }
         uint32_t cp;
