@@ -571,7 +571,8 @@ static int analyse(Analysis *a, const cJSON *rec, const char **why)
         sb_release(&d.primary);
         sb_release(&d.require);
     }
-    qsort(q->m.v, q->m.n, sizeof *q->m.v, cmp_match);
+    if (q->m.n)
+        qsort(q->m.v, q->m.n, sizeof *q->m.v, cmp_match);
     return 0;
 }
 
