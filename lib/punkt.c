@@ -25,6 +25,7 @@ enum {
 /* A string set / map: open addressing, FNV-1a. */
 typedef struct {
     char **keys;
+    size_t *lens;
     int *vals;
     size_t cap, n;
 } StrMap;
@@ -43,29 +44,33 @@ static void map_put(StrMap *m, const char *k, size_t kn, int v)
         StrMap g = {0};
         g.cap = m->cap ? m->cap * 2 : 64;
         g.keys = xcalloc(g.cap, sizeof *g.keys);
+        g.lens = xcalloc(g.cap, sizeof *g.lens);
         g.vals = xcalloc(g.cap, sizeof *g.vals);
         for (size_t i = 0; i < m->cap; i++)
             if (m->keys[i]) {
-                size_t j = fnv(m->keys[i], strlen(m->keys[i])) & (g.cap - 1);
+                size_t j = fnv(m->keys[i], m->lens[i]) & (g.cap - 1);
                 while (g.keys[j])
                     j = (j + 1) & (g.cap - 1);
                 g.keys[j] = m->keys[i];
+                g.lens[j] = m->lens[i];
                 g.vals[j] = m->vals[i];
             }
         g.n = m->n;
         free(m->keys);
+        free(m->lens);
         free(m->vals);
         *m = g;
     }
     size_t j = fnv(k, kn) & (m->cap - 1);
     while (m->keys[j]) {
-        if (strlen(m->keys[j]) == kn && !memcmp(m->keys[j], k, kn)) {
+        if (m->lens[j] == kn && !memcmp(m->keys[j], k, kn)) {
             m->vals[j] = v;
             return;
         }
         j = (j + 1) & (m->cap - 1);
     }
     m->keys[j] = xstrndup(k, kn);
+    m->lens[j] = kn;
     m->vals[j] = v;
     m->n++;
 }
@@ -77,7 +82,7 @@ static int map_get(const StrMap *m, const char *k, size_t kn)
         return -1;
     size_t j = fnv(k, kn) & (m->cap - 1);
     while (m->keys[j]) {
-        if (!memcmp(m->keys[j], k, kn) && m->keys[j][kn] == '\0')
+        if (m->lens[j] == kn && !memcmp(m->keys[j], k, kn))
             return m->vals[j];
         j = (j + 1) & (m->cap - 1);
     }
@@ -89,6 +94,7 @@ static void map_free(StrMap *m)
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);
     free(m->keys);
+    free(m->lens);
     free(m->vals);
 }
 
@@ -478,6 +484,23 @@ static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' |
 
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
 {
+    char *fixed = NULL;
+    if (!utf8_valid(text, n, NULL)) {
+        /* Same length, so spans stay offsets into the caller's text. */
+        fixed = xmalloc(n ? n : 1);
+        size_t i = 0;
+        while (i < n) {
+            uint32_t cp;
+            size_t k = utf8_decode(text + i, n - i, &cp);
+            if (k) {
+                memcpy(fixed + i, text + i, k);
+                i += k;
+            } else {
+                fixed[i++] = 0x1a;
+            }
+        }
+        text = fixed;
+    }
     Ctx c = {0};
     c.types = (StrBuf)SB_INIT;
     c.tmp = (StrBuf)SB_INIT;
@@ -568,6 +591,7 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
     free(c.t);
     sb_release(&c.types);
     sb_release(&c.tmp);
+    free(fixed);
     *spans = out;
     return nout;
 }

@@ -14,6 +14,8 @@
  *     punkt_sentences on one model at the same time.
  *   - Offsets are byte offsets into the caller's UTF-8 text; Span text is
  *     text[start..end) and spans are in increasing order, never overlapping.
+ *   - Text should be valid UTF-8 (Python str semantics); each invalid byte is
+ *     treated as the control character U+001A, so offsets stay valid.
  *
  * Ownership
  *   - punkt_load returns a model the caller frees with punkt_free;

@@ -14,8 +14,8 @@
  *     with wordtok_free(tokens, count).  *tokens is NULL when count is 0.
  *
  * Errors
- *   - None: any byte string is accepted (invalid UTF-8 is tokenized bytewise
- *     as best it can); out-of-memory aborts.
+ *   - None: any byte string is accepted (each invalid UTF-8 byte becomes
+ *     U+FFFD first); out-of-memory aborts.
  *
  * Usage
  *   char **tok;

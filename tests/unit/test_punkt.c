@@ -65,6 +65,12 @@ int main(void)
           "returns byte spans [start, end)");
     free(sp);
 
+    t = "Bad \xff byte. Next \xc3 one.";
+    k = punkt_sentences(M, t, strlen(t), &sp);
+    CHECK(k == 2 && sp[0].start == 0 && sp[0].end == 11 && sp[1].start == 12 && sp[1].end == strlen(t),
+          "treats invalid UTF-8 bytes as single characters, keeping byte offsets");
+    free(sp);
+
     PunktModel *bad = punkt_load("/nonexistent", &err);
     CHECK(bad == NULL && strstr(err.file, "abbrev_types.txt") && strstr(err.msg, "cannot open"),
           "names the missing parameter file");

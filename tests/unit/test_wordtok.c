@@ -90,5 +90,6 @@ int main(int argc, char **argv)
     TOKS("IT'S. NEXT", "IT|'S|.|NEXT", "splits the sentence-final period before the next sentence");
     TOKS("", "", "gives no tokens for empty text");
     TOKS("  \n ", "", "gives no tokens for blank text");
+    TOKS("bad \xff byte", "bad|\xef\xbf\xbd|byte", "turns an invalid UTF-8 byte into U+FFFD");
     return TEST_REPORT();
 }
