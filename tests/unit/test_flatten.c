@@ -290,6 +290,46 @@ static void unit_rules(void)
     cJSON_Delete(r);
 }
 
+/* The first three words of the request (the prompt_to_repeat of a repeat
+ * prompt), whitespace-normalised, appear in the flattened prompt. */
+static void squash(const char *in, StrBuf *out)
+{
+    int sp = 0;
+    for (; *in; in++) {
+        if (*in == ' ' || *in == '\n' || *in == '\t') {
+            sp = out->len > 0;
+            continue;
+        }
+        if (sp)
+            sb_addc(out, ' ');
+        sp = 0;
+        sb_addc(out, *in);
+    }
+}
+
+static int keeps_opening(const cJSON *src, const char *prompt)
+{
+    const char *req = json_str(src, "prompt");
+    const cJSON *ids = cJSON_GetObjectItem(src, "instruction_id_list"), *kws = cJSON_GetObjectItem(src, "kwargs");
+    for (int i = 0; i < cJSON_GetArraySize(ids); i++)
+        if (!strcmp(cJSON_GetArrayItem(ids, i)->valuestring, "combination:repeat_prompt"))
+            req = json_str(cJSON_GetArrayItem(kws, i), "prompt_to_repeat");
+    StrBuf a = SB_INIT, b = SB_INIT;
+    squash(req, &a);
+    squash(prompt, &b);
+    size_t w = 0, cut = a.len;
+    for (size_t i = 0; i < a.len; i++)
+        if (a.buf[i] == ' ' && ++w == 3) {
+            cut = i;
+            break;
+        }
+    sb_setlen(&a, cut);
+    int ok = strstr(b.buf, a.buf) != NULL;
+    sb_release(&a);
+    sb_release(&b);
+    return ok;
+}
+
 static void shipped_file(void)
 {
     const char *path = "datasets/ifeval/ifeval_flatten.jsonl";
@@ -317,7 +357,7 @@ static void shipped_file(void)
         CHECK(0, "opens %s", path);
         return;
     }
-    int n = 0, nsingle = 0, bad_shape = 0, own_missing = 0, other_left = 0, bad_repeat = 0, bad_deriv = 0;
+    int n = 0, lost_task = 0, nsingle = 0, bad_shape = 0, own_missing = 0, other_left = 0, bad_repeat = 0, bad_deriv = 0;
     while ((rc = jsonl_next(&r, &rec, &err)) > 0) {
         n++;
         long sk, idx;
@@ -351,6 +391,11 @@ static void shipped_file(void)
         }
         if (strcmp(deriv, "rules") && strcmp(deriv, "override"))
             bad_deriv++;
+        if (!strcmp(deriv, "rules") && !keeps_opening(s, prompt)) {
+            lost_task++;
+            if (verbose)
+                printf("    task lost %ld-%ld: %s\n", sk, idx, prompt);
+        }
         if (strcmp(id, "combination:repeat_prompt")) {
             if (!cJSON_Compare(kw, cJSON_GetArrayItem(skws, (int)idx), 1))
                 bad_shape++;
@@ -395,6 +440,7 @@ static void shipped_file(void)
     CHECK(bad_deriv == 0, "every record says how it was derived (%d bad)", bad_deriv);
     CHECK(own_missing == 0, "every flattened prompt still states its own constraint (%d do not)", own_missing);
     CHECK(other_left == 0, "no flattened prompt states a removed constraint (%d do)", other_left);
+    CHECK(lost_task == 0, "every rules-derived prompt keeps the opening words of the task (%d do not)", lost_task);
     CHECK(bad_repeat == 0, "repeat_prompt kwargs equal the text the prompt asks to repeat (%d differ)", bad_repeat);
     for (int i = 0; i < nsrc; i++)
         cJSON_Delete(src[i]);
