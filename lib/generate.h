@@ -71,7 +71,8 @@ int gen_respond(Generator *g, const char *system, const char *const *inputs, siz
                 StrBuf *out, Err *err);
 
 /* Raw ids: n_inputs id sequences (1 = ordinary), generated ids appended to
-   out (stops at EOS / max_new_tokens; the EOS itself is not appended).
+   out (stops at EOS, at the chat template's end-of-turn id when there is a
+   tokenizer, or at max_new_tokens; the stop id itself is not appended).
    With several inputs the output part needs a first token: the last id of
    every input is moved there (at position max_i len_i - 1), so the inputs
    must all end with the same id (e.g. the generation prompt's last token);
