@@ -45,9 +45,10 @@ static void parse_spec(const char *arg, Spec *s)
     char *p = copy;
     for (;;) {
         char *colon = strchr(p, ':');
-        if (nf == 4)
+        if (nf >= 4)
             die_usage("run '%s' has more than four ':'-separated fields", arg);
-        f[nf++] = p;
+        else
+            f[nf++] = p;
         if (!colon)
             break;
         *colon = '\0';
@@ -69,8 +70,10 @@ static void write_file(const char *path, const StrBuf *sb)
     OutFile o;
     Err err;
     FILE *f = ofile_open(&o, path, &err);
-    if (!f)
+    if (!f) {
         err_die(&err);
+        return;
+    }
     fwrite(sb->buf, 1, sb->len, f);
     if (ofile_commit(&o, &err) < 0)
         err_die(&err);

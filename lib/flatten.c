@@ -661,7 +661,7 @@ static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task,
         return NULL;
     /* Cut into clauses between matches of different owners; in the task
      * sentence also before the first match, so the task clause survives. */
-    size_t cuts[64], nc = 0;
+    size_t cuts[64] = {0}, nc = 0;
     const Match *prev = NULL;
     for (size_t k = 0; k < q->m.n; k++) {
         const Match *m = &q->m.v[k];
