@@ -46,10 +46,15 @@ else
 fi
 awk -v a="$ours_tps" -v b="$theirs" 'BEGIN { printf "ratio:  %.2fx run.c\n", a / b }'
 
-peak=$("$OUT/gen-bench" sgemm - 2048 5)
-echo "$peak"
-pf=$("$OUT/gen-bench" prefill mid 512 5)
-echo "$pf"
-p=$(echo "$peak" | sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/')
-g=$(echo "$pf" | sed -E 's/.*tok\/s, ([0-9.]+) GFLOP.*/\1/')
-awk -v g="$g" -v p="$p" 'BEGIN { printf "prefill MFU: %.0f%% of the sgemm peak\n", 100 * g / p }'
+# prefill at one thread and at the default thread count, each against the
+# sgemm peak measured with the same thread count (a loaded machine hurts the
+# 2-thread figures most: every BLAS call ends in a barrier)
+for th in 1 "${OMP_NUM_THREADS:-$(nproc)}"; do
+    peak=$(OMP_NUM_THREADS=$th "$OUT/gen-bench" sgemm - 2048 5)
+    pf=$(OMP_NUM_THREADS=$th "$OUT/gen-bench" prefill mid 512 3)
+    p=$(echo "$peak" | sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/')
+    g=$(echo "$pf" | sed -E 's/.*tok\/s, ([0-9.]+) GFLOP.*/\1/')
+    echo "$th thread(s): $peak; $pf"
+    awk -v g="$g" -v p="$p" -v t="$th" 'BEGIN { printf "%s thread(s): prefill MFU %.0f%% of the sgemm peak\n", t, 100 * g / p }'
+done
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
