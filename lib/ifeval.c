@@ -425,7 +425,9 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
         }
         if (spec[k].type == 'i') {
             long v = (long)got[k]->valuedouble;
-            if (v < 0) {
+            /* negative values are redrawn at random by the official build,
+             * except capital_frequency, which is used as given */
+            if (v < 0 && id != IF_CAPITAL_WORD_FREQUENCY) {
                 err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]) must not be negative",
                         spec[k].name, id_names[id], pos);
                 return -1;
@@ -434,6 +436,14 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
                 in->nth = v;
             else
                 in->num = v;
+        }
+        if ((spec[k].type == 'l' && !got[k]->child) ||
+            (spec[k].type == 's' && !*got[k]->valuestring &&
+             (id == IF_KEYWORDS_FREQUENCY || id == IF_REPEAT_PROMPT))) {
+            /* the official build draws random keywords here (or raises) */
+            err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]) must not be empty",
+                    spec[k].name, id_names[id], pos);
+            return -1;
         }
         if (spec[k].type == 'l') {
             const cJSON *w;
@@ -804,8 +814,15 @@ static int check_nth_paragraph(IfevalScorer *s, const IfevalInstruction *in, con
     size_t k = 0;
     while (k < wl && !strchr(".,?!'\"", w[k]))
         k++;
-    StrBuf lo = SB_INIT;
-    pystr_lower(w, k, &lo);
+    StrBuf lo = SB_INIT; /* lower-cased letter by letter, as the official loop does */
+    for (size_t j = 0; j < k;) {
+        uint32_t cp;
+        size_t cl = utf8_decode(w + j, k - j, &cp);
+        if (!cl)
+            cl = 1;
+        pystr_lower(w + j, cl, &lo);
+        j += cl;
+    }
     int word_ok = lo.len == in->str_len && !memcmp(lo.buf, in->str, lo.len);
     ok = count == in->num && word_ok;
     if (!ok) {

@@ -102,6 +102,9 @@ static void test_kwargs_errors(void)
          "must be one character"},
         {"length_constraints:number_words", "{\"num_words\": -1, \"relation\": \"at least\"}", "must not be negative"},
         {"keywords:existence", "{\"keywords\": [\"(\"]}", "bad regex"},
+        {"keywords:forbidden_words", "{\"forbidden_words\": []}", "must not be empty"},
+        {"keywords:frequency", "{\"keyword\": \"\", \"frequency\": 1, \"relation\": \"at least\"}",
+         "must not be empty"},
         {"length_constraints:nth_paragraph_first_word",
          "{\"num_paragraphs\": 2, \"nth_paragraph\": 3, \"first_word\": \"a\"}", "must be in 1..2"},
     };
