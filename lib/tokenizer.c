@@ -114,6 +114,7 @@ struct Tokenizer {
     int add_prefix_space;
     Prepend spm_prepend;
     int spm_replace; /* " " -> "▁" */
+    int nfc;         /* NFC normalizer (lib/tok_nfc.c) */
     int bos, eos;
     /* pre-token cache */
     pthread_mutex_t mu;
@@ -805,8 +806,16 @@ static long find_added(const Tokenizer *t, const char *s, size_t n, size_t from,
     return -1;
 }
 
+/* lib/tok_nfc.c */
+int tok_nfc(const char *s, size_t n, StrBuf *out);
+
 static void encode_segment(const Tokenizer *t, EncWork *ew, const char *s, size_t n, int at_start, IntVec *out)
 {
+    StrBuf norm = SB_INIT;
+    if (t->nfc && n && tok_nfc(s, n, &norm)) {
+        s = norm.buf;
+        n = norm.len;
+    }
     switch (t->kind) {
     case TK_BYTE:
         for (size_t i = 0; i < n; i++)
@@ -822,6 +831,7 @@ static void encode_segment(const Tokenizer *t, EncWork *ew, const char *s, size_
         encode_llama2c(t, ew, s, n, at_start, out);
         break;
     }
+    sb_release(&norm);
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t n, int allow_special, IntVec *out)
@@ -1226,11 +1236,10 @@ static int parse_normalizer(Tokenizer *t, const cJSON *p, const char *path, Err 
         t->spm_replace = 1;
         return 0;
     }
-    /* NEEDSWORK: NFC (Qwen2) is accepted but not applied: text that is not
-     * already NFC may tokenise differently from HF.  Needs a Unicode
-     * normalisation library (utf8proc). */
-    if (!strcmp(type, "NFC"))
+    if (!strcmp(type, "NFC")) {
+        t->nfc = 1;
         return 0;
+    }
     err_set(err, path, 0, "unsupported normalizer \"%s\"", type);
     return -1;
 }
@@ -1391,7 +1400,8 @@ static Tokenizer *load_json(const char *path, const char *data, size_t len, cons
         t->text_len[id] = (uint32_t)strlen(c);
         add_added(t, c, id, jtrue(it, "special"), jtrue(it, "lstrip"), jtrue(it, "rstrip"), jtrue(it, "single_word"));
     }
-    qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
+    if (t->n_added)
+        qsort(t->added, t->n_added, sizeof *t->added, added_cmp);
     vocab_index(t);
     if (t->kind == TK_BYTELEVEL) {
         for (int b = 0; b < 256; b++) {

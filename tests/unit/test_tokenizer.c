@@ -224,6 +224,29 @@ static void test_llama2c(void)
     sb_release(&sb);
 }
 
+/* lib/tok_nfc.c (internal to the tokenizer) */
+int tok_nfc(const char *s, size_t n, StrBuf *out);
+
+static const char *nfc(const char *s)
+{
+    static StrBuf sb = SB_INIT;
+    sb_reset(&sb);
+    tok_nfc(s, strlen(s), &sb);
+    return sb.buf;
+}
+
+static void test_nfc(void)
+{
+    CHECK_STR(nfc("plain ASCII and caf\u00e9"), "plain ASCII and caf\u00e9", "NFC leaves composed text alone");
+    CHECK_STR(nfc("e\u0301"), "\u00e9", "NFC composes e + combining acute");
+    CHECK_STR(nfc("\u1100\u1161\u11a8"), "\uac01", "NFC composes Hangul L V T by arithmetic");
+    CHECK_STR(nfc("a\u0301\u0328"), "\u0105\u0301", "NFC reorders marks by combining class before composing");
+    CHECK_STR(nfc("\u212b \u2126"), "\u00c5 \u03a9", "NFC maps singletons (Angstrom, Ohm)");
+    CHECK_STR(nfc("\u0958"), "\u0915\u093c", "composition exclusions stay decomposed");
+    CHECK_STR(nfc("\u0301a"), "\u0301a", "a leading combining mark does not compose with what follows");
+    CHECK_STR(nfc("e\u0334\u0301"), "\u00e9\u0334", "a mark of another class does not block composition");
+}
+
 static void test_errors(void)
 {
     Err e;
@@ -251,6 +274,7 @@ int main(void)
     test_bytelevel();
     test_spm();
     test_llama2c();
+    test_nfc();
     test_errors();
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
