@@ -14,7 +14,13 @@
  * constraints, ...) is listed, and settled once by hand in the override file.
  *
  * Cost: one PCRE2 compile per constraint per record (834 in all) and a few
- * scans of a few hundred bytes: the whole file takes milliseconds.
+ * scans of a few hundred bytes: all 541 prompts take about 20 ms of CPU
+ * (0.07 s wall with start-up) on the 2-core development machine.
+ *
+ * Measured on the shipped data: the rules settle 392 of the 529 split
+ * records; 137 come from the override file (constraints folded into the
+ * task sentence, ranges that are two constraints, clauses carrying two
+ * constraints).  `ifeval-flatten --no-overrides --report` lists them.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "flatten.h"
