@@ -23,6 +23,10 @@
  * With nctx = 1 all three are ordinary attention over [K_1, K_out]; with
  * nctx = 0 the call is ordinary causal self-attention over the own cache.
  *
+ * NEEDSWORK: Mistral's sliding_window is not applied (every query sees the
+ * whole cache): the same as transformers for sequences up to the window
+ * (4096 for Mistral 7B v0.1, none from v0.2), different beyond it.
+ *
  * Invariants: a KVCache holds len positions (k/v after RoPE) of capacity cap;
  * results do not depend on the thread count (each head is computed by one
  * thread in a fixed order).

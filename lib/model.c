@@ -22,7 +22,10 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ofile.h"
 #include "rng.h"
@@ -486,10 +489,21 @@ static void permute_meta_to_hf(float *w, int nh, int HD, int D)
  * vocab < 0 = separate classifier) and version 1 ("ak42", 256-byte header). */
 static int load_llama2c(Model *m, const char *path, Err *err)
 {
-    size_t len;
-    unsigned char *buf = (unsigned char *)slurp(path, &len);
-    if (!buf) {
-        err_set(err, keep_path(path), 0, "cannot read: %s", strerror(errno));
+    /* mapped, not read: the weights are copied once, from the page cache
+     * into the block (a 7B checkpoint would otherwise need twice its size) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        err_set(err, keep_path(path), 0, "cannot open: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t len = (size_t)st.st_size;
+    unsigned char *buf = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (buf == MAP_FAILED) {
+        err_set(err, keep_path(path), 0, "cannot map: %s", strerror(errno));
         return -1;
     }
     int rc = -1;
@@ -545,7 +559,7 @@ static int load_llama2c(Model *m, const char *path, Err *err)
     }
     model_alloc(m, &c);
     ModelWeights *w = &m->w;
-    const float *src = (const float *)(buf + off); /* off is 4-aligned; slurp buffer is malloc-aligned */
+    const float *src = (const float *)(buf + off); /* off is 28 or 256: 4-aligned in a page-aligned map */
     /* the order of the arrays in the file */
     float *v0[] = {w->embed, w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_down, w->w_up,
                    w->final_norm};
@@ -571,7 +585,8 @@ static int load_llama2c(Model *m, const char *path, Err *err)
     }
     rc = 0;
 out:
-    free(buf);
+    if (buf)
+        munmap(buf, len);
     return rc;
 }
 

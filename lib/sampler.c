@@ -41,14 +41,14 @@ int sampler_argmax(const float *x, int n)
     return best;
 }
 
-static const float *sort_keys;
-
-/* descending by value, ascending id on ties (deterministic) */
-static int cmp_desc(const void *a, const void *b)
+/* descending by value, ascending id on ties (deterministic); keys = the
+ * probabilities (qsort_r keeps this reentrant) */
+static int cmp_desc(const void *a, const void *b, void *keys)
 {
+    const float *k = keys;
     int i = *(const int *)a, j = *(const int *)b;
-    if (sort_keys[i] != sort_keys[j])
-        return sort_keys[i] > sort_keys[j] ? -1 : 1;
+    if (k[i] != k[j])
+        return k[i] > k[j] ? -1 : 1;
     return i - j;
 }
 
@@ -72,8 +72,7 @@ int sampler_sample(Sampler *s, float *p)
     for (int i = 0; i < V; i++)
         if (p[i] >= floor_p)
             s->idx[n++] = i;
-    sort_keys = p;
-    qsort(s->idx, (size_t)n, sizeof(int), cmp_desc);
+    qsort_r(s->idx, (size_t)n, sizeof(int), cmp_desc, p);
     if (n > k)
         n = k;
     /* top-k is applied before the softmax in HF; renormalising the kept
