@@ -340,12 +340,13 @@ static void emit(int fd, const Item *it, const char *text, size_t n, const int32
         cJSON_AddStringToObject(o, "response", clean.buf);
     }
     char *s = cJSON_PrintUnformatted(o);
-    if (!s)
+    if (s) {
+        size_t len = strlen(s);
+        s[len] = '\n'; /* replace the NUL: one write per line */
+        write_all(fd, s, len + 1);
+        free(s);
+    } else
         die("out of memory");
-    size_t len = strlen(s);
-    s[len] = '\n'; /* replace the NUL: one write per line */
-    write_all(fd, s, len + 1);
-    free(s);
     sb_release(&clean);
     cJSON_Delete(o);
 }
@@ -417,6 +418,7 @@ typedef struct {
 static void fail(Run *run, const Item *it, const char *why)
 {
     const char *eq = strchr(it->ident, '=');
+    progress_done(&run->prog); /* clear the progress line; the next update redraws it */
     if (strncmp(it->ident, "prompt=", 7))
         warn("%s:%ld: prompt %.*s %s: %s", it->path, it->line_no, (int)(eq - it->ident), it->ident, eq + 1, why);
     else
@@ -776,7 +778,7 @@ int main(int argc, char **argv)
     set_release(&done);
     set_release(&index);
     if (run.failed)
-        die("%zu prompts failed%s", run.failed,
+        die("%zu prompt%s failed%s", run.failed, run.failed == 1 ? "" : "s",
             o.out_path ? " (rerun with the same --output to retry them)" : "");
     util_close_stdout();
     return 0;
