@@ -148,7 +148,7 @@ static float lse(const float *x, int n)
 {
     float m = x[0];
     for (int c = 1; c < n; c++)
-        m = fmaxf(m, x[c]);
+        m = x[c] > m ? x[c] : m;
     float sum = 0.0f;
     for (int c = 0; c < n; c++)
         sum += expf(x[c] - m);

@@ -439,10 +439,10 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
             float *lg = t->hlogits + (size_t)i * V;
             float m = lg[0];
             for (int j = 1; j < V; j++)
-                m = fmaxf(m, lg[j]);
-            double s = 0;
+                m = lg[j] > m ? lg[j] : m;
+            float s = 0.0f;
             for (int j = 0; j < V; j++)
-                s += exp((double)(lg[j] - m));
+                s += expf(lg[j] - m);
             float lz = m + (float)log(s);
             int tg = t->sup_tgt[c0 + i];
             t->hloss[i] = lz - lg[tg];
