@@ -272,8 +272,10 @@ static void write_file(const char *path, const StrBuf *data)
     OutFile o;
     Err err;
     FILE *f = ofile_open(&o, path, &err);
-    if (!f)
+    if (!f) {
         err_die(&err);
+        return;
+    }
     fwrite(data->buf, 1, data->len, f);
     if (ofile_commit(&o, &err) < 0)
         err_die(&err);

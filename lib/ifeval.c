@@ -189,7 +189,8 @@ IfevalScorer *ifeval_scorer_new(int compat, Err *err)
     /* wordtok compiles its regexes on first use (not thread-safe): do it
      * now, so scorers made afterwards can run in parallel threads. */
     char **tok;
-    wordtok_free(tok, wordtok_tokenize(pm, "A b.", 4, &tok));
+    size_t ntok = wordtok_tokenize(pm, "A b.", 4, &tok);
+    wordtok_free(tok, ntok);
     sb_init(&s->t1);
     sb_init(&s->t2);
     for (int i = 0; i < N_FIXED; i++) {
@@ -372,7 +373,7 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
     const cJSON *got[4] = {0};
     const cJSON *it;
     in->id = id;
-    cJSON_ArrayForEach(it, kw) {
+    for (it = kw->child; it; it = it->next) {
         if (cJSON_IsNull(it))
             continue; /* the Hugging Face copy carries every kwarg, null when unused */
         int k;
@@ -400,7 +401,9 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
                 want = "a list of strings";
             } else {
                 const cJSON *w;
-                cJSON_ArrayForEach(w, it) if (!cJSON_IsString(w)) want = "a list of strings";
+                for (w = it->child; w; w = w->next)
+                    if (!cJSON_IsString(w))
+                        want = "a list of strings";
             }
             break;
         }
@@ -449,7 +452,8 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
             const cJSON *w;
             size_t n = (size_t)cJSON_GetArraySize(got[k]), i = 0;
             in->words = xcalloc(n ? n : 1, sizeof *in->words);
-            cJSON_ArrayForEach(w, got[k]) in->words[i++] = xstrdup(w->valuestring);
+            for (w = got[k]->child; w; w = w->next)
+                in->words[i++] = xstrdup(w->valuestring);
             qsort(in->words, n, sizeof *in->words, cmp_str);
             if (id == IF_KEYWORDS_FORBIDDEN) { /* sorted(set(...)) */
                 size_t o = 0;
