@@ -459,7 +459,17 @@ static void run_api(Run *run)
         while (next < run->ntodo && oai_active(c) < (size_t)cfg.parallel) {
             Item *it = &run->items->v[run->todo[next]];
             prompt_read(&p, it->rec, it->path, it->line_no, &err);
-            oai_submit(c, run->todo[next], p.roles, p.contents, p.n_msgs);
+            if (o->system && !p.system) { /* --system for records without one */
+                const char **r = xmalloc((p.n_msgs + 1) * sizeof *r), **t = xmalloc((p.n_msgs + 1) * sizeof *t);
+                r[0] = "system";
+                t[0] = o->system;
+                memcpy(r + 1, p.roles, p.n_msgs * sizeof *r);
+                memcpy(t + 1, p.contents, p.n_msgs * sizeof *t);
+                oai_submit(c, run->todo[next], r, t, p.n_msgs + 1);
+                free(r);
+                free(t);
+            } else
+                oai_submit(c, run->todo[next], p.roles, p.contents, p.n_msgs);
             next++;
         }
         OaiResult r;

@@ -52,6 +52,10 @@ check 'grep -qx "{\"id\":\"m1\",\"prompt\":\"q1\",\"response\":\"answer: q1\"}" 
 check 'grep -q "\"prompt\":\"Write a poem\"" "$T/mixed.out" && grep -q "\"prompt\":\"full c1 c2\"" "$T/mixed.out"' \
     "sample records: succ chunks are joined, para sends the full instruction"
 
+echo '{"key": 60, "prompt": "with system"}' | gen --system "Be terse." -o "$T/sys.out" 2>/dev/null; rc=$?
+check '[ $rc = 0 ] && grep -F "\"prompt\": \"with system\"" "$T/log" | grep -q "\"n_messages\": 2"' \
+    "--system adds a system turn to records without one"
+
 # ---- 429 with Retry-After
 echo '{"key": 10, "prompt": "r #429=1 #after=2"}' >"$T/r.jsonl"
 t0=$(now); gen "$T/r.jsonl" -o "$T/r.out" 2>/dev/null; rc=$?; t1=$(now)
