@@ -139,8 +139,12 @@ static uint32_t pyrandom_below(PyRandom *r, uint32_t n)
 
 /* n-grams (1..3 code points) packed as (c0+1) | (c1+1) << 21 | (c2+1) << 42. */
 typedef struct {
-    uint64_t *keys; /* 0 = empty */
-    uint32_t *rows;
+    uint64_t key; /* 0 = empty */
+    uint64_t row;
+} GramSlot;
+
+typedef struct {
+    GramSlot *slots;
     size_t cap, n;
 } GramMap;
 
@@ -175,9 +179,9 @@ static long gram_get(const GramMap *m, uint64_t key)
     if (!m->cap)
         return -1;
     size_t j = gram_hash(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key)
-            return m->rows[j];
+    while (m->slots[j].key) {
+        if (m->slots[j].key == key)
+            return (long)m->slots[j].row;
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
@@ -192,26 +196,23 @@ static uint32_t gram_add(LangDetector *d, uint64_t key)
     if ((m->n + 1) * 2 > m->cap) {
         GramMap g = {0};
         g.cap = m->cap ? m->cap * 2 : 1024;
-        g.keys = xcalloc(g.cap, sizeof *g.keys);
-        g.rows = xcalloc(g.cap, sizeof *g.rows);
+        g.slots = xcalloc(g.cap, sizeof *g.slots);
         for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) {
-                size_t j = gram_hash(m->keys[i]) & (g.cap - 1);
-                while (g.keys[j])
+            if (m->slots[i].key) {
+                size_t j = gram_hash(m->slots[i].key) & (g.cap - 1);
+                while (g.slots[j].key)
                     j = (j + 1) & (g.cap - 1);
-                g.keys[j] = m->keys[i];
-                g.rows[j] = m->rows[i];
+                g.slots[j] = m->slots[i];
             }
         g.n = m->n;
-        free(m->keys);
-        free(m->rows);
+        free(m->slots);
         *m = g;
     }
     size_t j = gram_hash(key) & (m->cap - 1);
-    while (m->keys[j])
+    while (m->slots[j].key)
         j = (j + 1) & (m->cap - 1);
-    m->keys[j] = key;
-    m->rows[j] = (uint32_t)m->n;
+    m->slots[j].key = key;
+    m->slots[j].row = m->n;
     d->prob = grow_array(d->prob, &d->prob_cap, size_mul(m->n + 1, d->width), sizeof *d->prob);
     memset(d->prob + m->n * d->width, 0, d->width * sizeof *d->prob);
     return (uint32_t)m->n++;
@@ -493,8 +494,7 @@ void langdetect_free(LangDetector *d)
     for (size_t i = 0; i < d->nlang; i++)
         free(d->langs[i]);
     free(d->langs);
-    free(d->grams.keys);
-    free(d->grams.rows);
+    free(d->grams.slots);
     free(d->prob);
     free(d->cjk_keys);
     free(d->cjk_vals);
@@ -561,6 +561,9 @@ static long index_of(const uint32_t *set, size_t n, uint32_t c)
     return -1;
 }
 
+typedef double V2d __attribute__((vector_size(16)));
+#define GRAM_CACHE 1024
+
 /* Detector._detect_block: fills langprob[nlang]; 0, or -1 with no features. */
 static int detect_block(const LangDetector *d, const char *text, size_t n, uint64_t seed, double *langprob)
 {
@@ -583,8 +586,10 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
     size_t k = 0;
     for (size_t i = 0; i < ncp; i++) {
         long al, dm;
-        if (i + 1 < ncp && (al = index_of(d->vi_alpha, d->n_vi_alpha, cp[i])) >= 0 &&
-            (dm = index_of(d->vi_dmark, d->n_vi_dmark, cp[i + 1])) >= 0) {
+        /* the marks are U+0300..U+0323: test the rare one first */
+        if (i + 1 < ncp && cp[i + 1] >= 0x300 && cp[i + 1] <= 0x323 &&
+            (dm = index_of(d->vi_dmark, d->n_vi_dmark, cp[i + 1])) >= 0 &&
+            (al = index_of(d->vi_alpha, d->n_vi_alpha, cp[i])) >= 0) {
             cp[k++] = d->vi_norm[dm][al];
             i++;
         } else {
@@ -621,6 +626,8 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
     /* Detector._extract_ngrams */
     uint32_t *rows = xmalloc(size_mul(3 * ncp + 1, sizeof *rows));
     size_t nrows = 0;
+    GramSlot cache[GRAM_CACHE]; /* recent lookups; key 0 never occurs */
+    memset(cache, 0, sizeof cache);
     uint32_t grams[3] = {' ', 0, 0};
     size_t glen = 1;
     int capital = 0;
@@ -656,9 +663,14 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
             const uint32_t *w = grams + glen - g;
             if (g == 1 && w[0] == ' ')
                 continue;
-            long r = gram_get(&d->grams, pack_gram(w, g));
-            if (r >= 0)
-                rows[nrows++] = (uint32_t)r;
+            uint64_t key = pack_gram(w, g);
+            GramSlot *c = &cache[gram_hash(key) & (GRAM_CACHE - 1)];
+            if (c->key != key) {
+                c->key = key;
+                c->row = (uint64_t)gram_get(&d->grams, key);
+            }
+            if ((int64_t)c->row >= 0)
+                rows[nrows++] = (uint32_t)c->row;
         }
     }
     free(cp);
@@ -677,20 +689,38 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
             prob[j] = 1.0 / (double)d->nlang;
         double alpha = ALPHA_DEFAULT + pyrandom_gauss(&rnd, 0.0, 1.0) * ALPHA_WIDTH;
         double weight = alpha / BASE_FREQ;
+        V2d wv = {weight, weight};
         for (int i = 0;; i++) {
             const double *lp = d->prob + (size_t)rows[pyrandom_below(&rnd, (uint32_t)nrows)] * stride;
-            for (size_t j = 0; j < L; j++)
+            size_t j = 0;
+            for (; j + 2 <= L; j += 2) { /* the same IEEE operations, two at a time */
+                V2d p, w;
+                memcpy(&p, prob + j, sizeof p);
+                memcpy(&w, lp + j, sizeof w);
+                p *= wv + w;
+                memcpy(prob + j, &p, sizeof p);
+            }
+            for (; j < L; j++)
                 prob[j] *= weight + lp[j];
             if (i % 5 == 0) {
                 double maxp = 0.0, sump = 0.0;
                 for (size_t j = 0; j < L; j++)
                     sump += prob[j];
-                for (size_t j = 0; j < L; j++) {
-                    double p = prob[j] / sump;
-                    if (maxp < p)
-                        maxp = p;
-                    prob[j] = p;
+                /* p = prob / sump element by element (two at a time: the same
+                 * quotients); the maximum does not depend on the order. */
+                V2d sv = {sump, sump};
+                size_t j = 0;
+                for (; j + 2 <= L; j += 2) {
+                    V2d p;
+                    memcpy(&p, prob + j, sizeof p);
+                    p /= sv;
+                    memcpy(prob + j, &p, sizeof p);
                 }
+                for (; j < L; j++)
+                    prob[j] /= sump;
+                for (j = 0; j < L; j++)
+                    if (maxp < prob[j])
+                        maxp = prob[j];
                 if (maxp > CONV_THRESHOLD || i >= ITERATION_LIMIT)
                     break;
             }
