@@ -56,6 +56,12 @@ echo '{"key": 60, "prompt": "with system"}' | gen --system "Be terse." -o "$T/sy
 check '[ $rc = 0 ] && grep -F "\"prompt\": \"with system\"" "$T/log" | grep -q "\"n_messages\": 2"' \
     "--system adds a system turn to records without one"
 
+printf '%s\n' '{"key": 70, "prompt": "o1 #slow=0.5"}' '{"key": 71, "prompt": "o2"}' >"$T/o.jsonl"
+gen -p 2 --no-reorder "$T/o.jsonl" -o "$T/o1.out" 2>/dev/null
+gen -p 2 "$T/o.jsonl" -o "$T/o2.out" 2>/dev/null
+check 'head -1 "$T/o1.out" | grep -q "\"key\":71" && head -1 "$T/o2.out" | grep -q "\"key\":70"' \
+    "--no-reorder keeps completion order; by default the finished file is in input order"
+
 # ---- 429 with Retry-After
 echo '{"key": 10, "prompt": "r #429=1 #after=2"}' >"$T/r.jsonl"
 t0=$(now); gen "$T/r.jsonl" -o "$T/r.out" 2>/dev/null; rc=$?; t1=$(now)
