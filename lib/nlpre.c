@@ -126,8 +126,14 @@ static size_t cp_len(const char *s, size_t n, size_t i)
 
 size_t nlpre_sub(const NlpRegex *re, const char *s, size_t n, const char *repl, NlpMatch *md, StrBuf *out)
 {
-    size_t pos = 0, copied = 0, count = 0;
-    if (nlpre_match(re, s, n, 0, md) <= 0)
+    return nlpre_sub_from(re, s, n, 0, repl, md, out);
+}
+
+size_t nlpre_sub_from(const NlpRegex *re, const char *s, size_t n, size_t from, const char *repl, NlpMatch *md,
+                      StrBuf *out)
+{
+    size_t pos = from, copied = 0, count = 0;
+    if (nlpre_match(re, s, n, from, md) <= 0)
         return 0;
     for (int first = 1; first || (pos <= n && nlpre_match(re, s, n, pos, md) > 0); first = 0) {
         size_t ms = nlpre_start(md, 0), me = nlpre_end(md, 0);

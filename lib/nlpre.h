@@ -70,6 +70,10 @@ int nlpre_group_set(const NlpMatch *md, int group);
  * group is empty).  Returns the substitution count; when it is > 0 the result
  * is appended to out, when it is 0 out is left untouched. */
 size_t nlpre_sub(const NlpRegex *re, const char *s, size_t n, const char *repl, NlpMatch *md, StrBuf *out);
+/* The same, searching from byte offset from (a code point boundary) only: for a
+ * caller that knows no match can start earlier. */
+size_t nlpre_sub_from(const NlpRegex *re, const char *s, size_t n, size_t from, const char *repl, NlpMatch *md,
+                      StrBuf *out);
 
 /* str.isspace() of one code point. */
 int nlpre_is_space(uint32_t cp);

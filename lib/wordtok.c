@@ -17,50 +17,56 @@ typedef struct {
     const char *repl;
     const char *need; /* the rule can only match if one of these bytes is present
                          (ASCII letters compared lower-cased); "" = always try */
+    int from;         /* where a match can start: FROM_ANY, or FROM_LAST_DOT (the
+                         code point before the last '.': the pattern needs a '.'
+                         followed by closing marks and white space to the end),
+                         FROM_END (the last two code points: "[:,]$") */
 } Rule;
+
+enum { FROM_ANY = 0, FROM_LAST_DOT, FROM_END };
 
 /* The substitutions, in the order NLTKWordTokenizer.tokenize applies them.
  * A NULL pattern marks where " " + text + " " happens. */
 static const Rule rules[] = {
     /* STARTING_QUOTES */
-    {"([«“‘„]|[`]+)", 0, " $1 ", "`\xc2\xe2"},
-    {"^\"", 0, "``", "\""},
-    {"(``)", 0, " $1 ", "`"},
-    {"([ (\\[{<])(\"|'{2})", 0, "$1 `` ", "\"'"},
-    {"(')(?!re|ve|ll|m|t|s|d|n)(" W ")(?!" W ")", NLPRE_CASELESS, "$1 $2", "'"},
+    {"([«“‘„]|[`]+)", 0, " $1 ", "`\xc2\xe2", FROM_ANY},
+    {"^\"", 0, "``", "\"", FROM_ANY},
+    {"(``)", 0, " $1 ", "`", FROM_ANY},
+    {"([ (\\[{<])(\"|'{2})", 0, "$1 `` ", "\"'", FROM_ANY},
+    {"(')(?!re|ve|ll|m|t|s|d|n)(" W ")(?!" W ")", NLPRE_CASELESS, "$1 $2", "'", FROM_ANY},
     /* PUNCTUATION */
-    {"([^.])(\\.)([\\])}>\"'»”’ ]*)" S "*$", 0, "$1 $2 $3 ", "."},
-    {"([:,])([^\\p{Nd}])", 0, " $1 $2", ":,"},
-    {"([:,])$", 0, " $1 ", ":,"},
-    {"\\.{2,}", 0, " $0 ", "."},
-    {"[;@#$%&]", 0, " $0 ", ";@#$%&"},
-    {"([^.])(\\.)([\\])}>\"']*)" S "*$", 0, "$1 $2$3 ", "."},
-    {"[?!]", 0, " $0 ", "?!"},
-    {"([^'])' ", 0, "$1 ' ", "'"},
-    {"[*]", 0, " $0 ", "*"},
+    {"([^.])(\\.)([\\])}>\"'»”’ ]*)" S "*$", 0, "$1 $2 $3 ", ".", FROM_LAST_DOT},
+    {"([:,])([^\\p{Nd}])", 0, " $1 $2", ":,", FROM_ANY},
+    {"([:,])$", 0, " $1 ", ":,", FROM_END},
+    {"\\.{2,}", 0, " $0 ", ".", FROM_ANY},
+    {"[;@#$%&]", 0, " $0 ", ";@#$%&", FROM_ANY},
+    {"([^.])(\\.)([\\])}>\"']*)" S "*$", 0, "$1 $2$3 ", ".", FROM_LAST_DOT},
+    {"[?!]", 0, " $0 ", "?!", FROM_ANY},
+    {"([^'])' ", 0, "$1 ' ", "'", FROM_ANY},
+    {"[*]", 0, " $0 ", "*", FROM_ANY},
     /* PARENS_BRACKETS */
-    {"[\\]\\[(){}<>]", 0, " $0 ", "[](){}<>"},
+    {"[\\]\\[(){}<>]", 0, " $0 ", "[](){}<>", FROM_ANY},
     /* DOUBLE_DASHES */
-    {"--", 0, " -- ", "-"},
-    {NULL, 0, NULL, ""},
+    {"--", 0, " -- ", "-", FROM_ANY},
+    {NULL, 0, NULL, "", FROM_ANY},
     /* ENDING_QUOTES */
-    {"([»”’])", 0, " $1 ", "\xc2\xe2"},
-    {"''", 0, " '' ", "'"},
-    {"\"", 0, " '' ", "\""},
-    {"([^' ])('[sS]|'[mM]|'[dD]|') ", 0, "$1 $2 ", "'"},
-    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", 0, "$1 $2 ", "'"},
+    {"([»”’])", 0, " $1 ", "\xc2\xe2", FROM_ANY},
+    {"''", 0, " '' ", "'", FROM_ANY},
+    {"\"", 0, " '' ", "\"", FROM_ANY},
+    {"([^' ])('[sS]|'[mM]|'[dD]|') ", 0, "$1 $2 ", "'", FROM_ANY},
+    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", 0, "$1 $2 ", "'", FROM_ANY},
     /* CONTRACTIONS2 */
-    {"(?<!" W ")(can)(not)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "c"},
-    {"(?<!" W ")(d)('ye)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
-    {"(?<!" W ")(gim)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
-    {"(?<!" W ")(gon)(na)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
-    {"(?<!" W ")(got)(ta)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g"},
-    {"(?<!" W ")(lem)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "l"},
-    {"(?<!" W ")(more)('n)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
-    {"(?<!" W ")(wan)(na)(?=" S ")", NLPRE_CASELESS, " $1 $2 ", "w"},
+    {"(?<!" W ")(can)(not)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "c", FROM_ANY},
+    {"(?<!" W ")(d)('ye)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'", FROM_ANY},
+    {"(?<!" W ")(gim)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g", FROM_ANY},
+    {"(?<!" W ")(gon)(na)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g", FROM_ANY},
+    {"(?<!" W ")(got)(ta)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "g", FROM_ANY},
+    {"(?<!" W ")(lem)(me)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "l", FROM_ANY},
+    {"(?<!" W ")(more)('n)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'", FROM_ANY},
+    {"(?<!" W ")(wan)(na)(?=" S ")", NLPRE_CASELESS, " $1 $2 ", "w", FROM_ANY},
     /* CONTRACTIONS3 */
-    {" ('t)(is)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
-    {" ('t)(was)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'"},
+    {" ('t)(is)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'", FROM_ANY},
+    {" ('t)(was)(?!" W ")", NLPRE_CASELESS, " $1 $2 ", "'", FROM_ANY},
 };
 #define NRULES (sizeof rules / sizeof *rules)
 
@@ -78,6 +84,17 @@ static int compile_rules(void)
     }
     compiled_ok = 1;
     return 1;
+}
+
+/* Offset of the code point before byte offset i (0 stays 0). */
+static size_t back_one(const char *s, size_t i)
+{
+    if (i == 0)
+        return 0;
+    i--;
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
 }
 
 /* Split on str.split() whitespace, appending tokens. */
@@ -145,8 +162,18 @@ size_t wordtok_tokenize(const PunktModel *m, const char *text, size_t n, char **
                 sb_addc(&b, ' ');
                 sb_add(&b, a.buf, a.len);
                 sb_addc(&b, ' ');
-            } else if (!nlpre_sub(compiled[i], a.buf, a.len, rules[i].repl, md, &b)) {
-                continue;
+            } else {
+                size_t from = 0;
+                if (rules[i].from == FROM_LAST_DOT) {
+                    const char *dot = memrchr(a.buf, '.', a.len);
+                    if (!dot)
+                        continue;
+                    from = back_one(a.buf, (size_t)(dot - a.buf));
+                } else if (rules[i].from == FROM_END) {
+                    from = back_one(a.buf, back_one(a.buf, a.len));
+                }
+                if (!nlpre_sub_from(compiled[i], a.buf, a.len, from, rules[i].repl, md, &b))
+                    continue;
             }
             for (const unsigned char *r = (const unsigned char *)(rules[i].repl ? rules[i].repl : " "); *r; r++)
                 have[*r >= 'A' && *r <= 'Z' ? *r + 32 : *r] = 1;
