@@ -14,7 +14,7 @@
  *     OpenMP loops on the same pool (no pthread/OpenMP fight).
  *   - The last layer only produces the inputs' K and V, and the head runs on
  *     supervised rows only, in chunks (the (rows, V) logits of the mid preset
- *     would be 260 MB at once; a 128-row chunk is 16 MB).
+ *     would be 260 MB at once; a 512-row chunk is 64 MB).
  *   - Activations are kept (not recomputed) except attention probabilities,
  *     which lib/attention recomputes from the saved log-sum-exps.
  *   - Reductions over rows (norm weights, embedding) loop over columns in
@@ -168,7 +168,15 @@ void train_init(Train *t, const ModelConfig *cfg, const TrainLimits *lim, int va
 #endif
     size_t T = (size_t)(lim->max_rows > 0 ? lim->max_rows : 1), L = (size_t)cfg->n_layers, D = (size_t)cfg->dim;
     size_t QD = (size_t)cfg->n_heads * cfg->head_dim, KD = (size_t)cfg->n_kv_heads * cfg->head_dim;
-    size_t F = (size_t)cfg->hidden_dim, V = (size_t)cfg->vocab_size, HC = TRAIN_HEAD_CHUNK;
+    size_t F = (size_t)cfg->hidden_dim, V = (size_t)cfg->vocab_size;
+    /* Big chunks: each chunk re-reads and re-writes all of dlm_head (V, D),
+     * 64 MB for the mid preset, so 128-row chunks cost ~2 GB of traffic per
+     * step; logits of 16 M floats bound the chunk's memory instead. */
+    size_t HC = TRAIN_HEAD_FLOATS / V;
+    HC = HC < 128 ? 128 : HC > 1024 ? 1024 : HC;
+    if (HC > T)
+        HC = T;
+    t->head_chunk = (int)HC;
     size_t NH = (size_t)cfg->n_heads, half = (size_t)cfg->head_dim / 2;
     t->nstats_max = size_add(T, size_mul((size_t)lim->max_out_rows, (size_t)lim->max_n + 1));
     size_t npos = (size_t)lim->max_pos + 1;
@@ -427,8 +435,8 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
     if (dw)
         memset(t->dx, 0, sizeof(float) * (size_t)T * D);
     double loss = 0;
-    for (int c0 = 0; c0 < nsup; c0 += TRAIN_HEAD_CHUNK) {
-        int nc = nsup - c0 < TRAIN_HEAD_CHUNK ? nsup - c0 : TRAIN_HEAD_CHUNK;
+    for (int c0 = 0; c0 < nsup; c0 += t->head_chunk) {
+        int nc = nsup - c0 < t->head_chunk ? nsup - c0 : t->head_chunk;
         for (int i = 0; i < nc; i++)
             memcpy(t->hx + (size_t)i * D, xl + (size_t)t->sup_row[c0 + i] * D, sizeof(float) * D);
         rmsnorm_forward(t->hxn, t->hrstd, t->hx, w->final_norm, nc, D, c->norm_eps);

@@ -12,8 +12,9 @@
  *     output rows only (the inputs' last-layer hidden states feed nothing:
  *     only their K and V are used), and
  *   - the final norm and head run only on the rows whose next token is a
- *     supervised target (loss_mask), in chunks of TRAIN_HEAD_CHUNK rows, the
- *     head's backward fused with its forward.
+ *     supervised target (loss_mask), in chunks of head_chunk rows (logits of
+ *     at most TRAIN_HEAD_FLOATS floats, 128 to 1024 rows), the head's backward
+ *     fused with its forward.
  *
  * Loss convention: train_step returns Σ cross-entropy over the supervised
  * tokens of the micro-batch and accumulates the gradient of (that sum /
@@ -52,7 +53,7 @@
 #include "model.h"
 #include "pack.h"
 
-#define TRAIN_HEAD_CHUNK 128
+#define TRAIN_HEAD_FLOATS (16u << 20)
 
 typedef struct {
     int max_rows;      /* tokens in one micro-batch */
@@ -75,6 +76,7 @@ typedef struct {
     TrainLimits lim;
     int variant;
     int nthreads;
+    int head_chunk;         /* rows of the head per chunk (HC) */
     float *block;           /* the activation block */
     size_t nblock;
     /* carved from block; shapes with T = lim.max_rows */
