@@ -31,6 +31,8 @@
 #define LINEAR_SMALL (1u << 16)
 /* Prompts of at least this many tokens take the sgemm attention path. */
 #define ATTN_GEMM_MIN_T 16
+/* Query rows per sgemm block of the prefill attention. */
+#define ATTN_ROWS 256
 
 /* ------------------------------------------------------------------------ */
 /* KV cache                                                                  */
@@ -271,39 +273,52 @@ static void attn_loop(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int
 }
 
 /* Causal self-attention of a prompt of T tokens (after len0 cached ones) by
- * two sgemm calls per head: S = Q_h K_hᵀ (T, len0+T), masked row softmax,
- * O_h = P V_h written into att.  Same result as attn_loop up to rounding;
- * it turns the O(T² HD) attention work of a long prefill into BLAS work. */
+ * two sgemm calls per (head, block of up to ATTN_ROWS query rows):
+ * S = Q Kᵀ (rows, len0+T), masked row softmax, O = P V written into att.
+ * Same result as attn_loop up to rounding; it turns the O(T² HD) attention
+ * work of a long prefill into BLAS work.  The (head, block) pairs are spread
+ * over the OpenMP threads and each sgemm runs single-threaded inside the
+ * region (OpenBLAS does so when called from a parallel region): one barrier
+ * per layer instead of one per call, and the same kernels whatever the
+ * thread count.  Scratch: ATTN_ROWS x (len0+T) floats per thread. */
 static void attn_prefill(Forward *f, const float *Kc, const float *Vc, int len0, int T, int NH, int KVH, int HD,
                          float scale)
 {
     int QD = NH * HD, KVD = KVH * HD, grp = NH / KVH, NK = len0 + T;
-    float *S = xmalloc(size_mul(size_mul((size_t)T, (size_t)NK), sizeof(float)));
-    for (int h = 0; h < NH; h++) {
-        int kv_off = (h / grp) * HD;
-        matmul_gemm(0, 1, T, NK, HD, scale, f->q + (size_t)h * HD, QD, Kc + kv_off, KVD, 0.0f, S, NK);
-#pragma omp parallel for schedule(static) if (T * NK > 100000)
-        for (int t = 0; t < T; t++) {
-            float *row = S + (size_t)t * NK;
-            int n = len0 + t + 1;
-            float mx = row[0];
-            for (int j = 1; j < n; j++)
-                if (row[j] > mx)
-                    mx = row[j];
-            float sum = 0.0f;
-            for (int j = 0; j < n; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
+    int nblk = (T + ATTN_ROWS - 1) / ATTN_ROWS;
+#pragma omp parallel
+    {
+        float *S = xmalloc(size_mul(size_mul((size_t)ATTN_ROWS, (size_t)NK), sizeof(float)));
+#pragma omp for collapse(2) schedule(static)
+        for (int h = 0; h < NH; h++)
+            for (int b = 0; b < nblk; b++) {
+                int kv_off = (h / grp) * HD, t0 = b * ATTN_ROWS, R = T - t0 < ATTN_ROWS ? T - t0 : ATTN_ROWS;
+                int nk = len0 + t0 + R; /* keys any row of this block can see */
+                matmul_gemm(0, 1, R, nk, HD, scale, f->q + (size_t)t0 * QD + (size_t)h * HD, QD, Kc + kv_off, KVD, 0.0f,
+                            S, nk);
+                for (int r = 0; r < R; r++) {
+                    float *row = S + (size_t)r * nk;
+                    int n = len0 + t0 + r + 1;
+                    float mx = row[0];
+                    for (int j = 1; j < n; j++)
+                        if (row[j] > mx)
+                            mx = row[j];
+                    float sum = 0.0f;
+                    for (int j = 0; j < n; j++) {
+                        row[j] = expf(row[j] - mx);
+                        sum += row[j];
+                    }
+                    float inv = 1.0f / sum;
+                    for (int j = 0; j < n; j++)
+                        row[j] *= inv;
+                    for (int j = n; j < nk; j++)
+                        row[j] = 0.0f;
+                }
+                matmul_gemm(0, 0, R, HD, nk, 1.0f, S, nk, Vc + kv_off, KVD, 0.0f,
+                            f->att + (size_t)t0 * QD + (size_t)h * HD, QD);
             }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n; j++)
-                row[j] *= inv;
-            for (int j = n; j < NK; j++)
-                row[j] = 0.0f;
-        }
-        matmul_gemm(0, 0, T, HD, NK, 1.0f, S, NK, Vc + kv_off, KVD, 0.0f, f->att + (size_t)h * HD, QD);
+        free(S);
     }
-    free(S);
 }
 
 void fwd_forward(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int attn, const int32_t *ids, int T, int pos0,

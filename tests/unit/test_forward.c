@@ -177,14 +177,14 @@ static void test_stories_greedy(void)
     Forward f;
     fwd_init(&f, &m);
     KVCache c;
-    kv_init(&c, &m.cfg, 256);
+    kv_init(&c, &m.cfg, 512);
     {
         /* a long prompt takes the sgemm attention path; decoding the same
          * tokens one by one takes the loop: they must agree */
-        enum { TL = 70 };
+        enum { TL = 330 };
         int32_t p[TL];
         for (int i = 0; i < TL; i++)
-            p[i] = want.n > (size_t)i ? want.v[i] : 5;
+            p[i] = want.n > (size_t)i ? want.v[i] : (int32_t)(13 + i % 400);
         int V = m.cfg.vocab_size;
         float *a = xmalloc(sizeof(float) * TL * (size_t)V), *b = xmalloc(sizeof(float) * TL * (size_t)V);
         fwd_forward(&f, &c, NULL, 0, 0, p, 30, 0, a, 1);
@@ -198,8 +198,8 @@ static void test_stories_greedy(void)
             md = fmax(md, fabs(a[i] - b[i]));
             mr = fmax(mr, fabs(b[i]));
         }
-        CHECK(md / mr <= 1e-5, "stories260K: prefill of 30 + 40 tokens (sgemm attention) equals decoding them one by "
-              "one (%.2e)", md / mr);
+        CHECK(md / mr <= 1e-5, "stories260K: prefill of 30 + 300 tokens (sgemm attention, 2 row blocks) equals decoding "
+              "them one by one (%.2e)", md / mr);
         /* the thread count must not change the result beyond rounding:
          * NEEDSWORK: not bit for bit, because OpenBLAS's single-threaded
          * sgemm takes other kernels (small-matrix path) than its threaded
