@@ -176,6 +176,8 @@ check 'ifeval-score -q --input "$T/if3.jsonl" --responses "$T/g1.out" --summary 
 echo '{"id": "m", "mode": "para", "inputs": ["full: a, b", "a", "b"], "output": "x"}' >"$T/para.jsonl"
 lgen --attn miso "$T/para.jsonl" -o "$T/pm.out"; rc1=$?
 lgen --attn concat "$T/para.jsonl" -o "$T/pc.out"; rc2=$?
+lgen --attn miso-fid "$T/para.jsonl" -o "$T/pf.out"; rc3=$?
+check '[ $rc3 = 0 ] && [ $(wc -l <"$T/pf.out") = 1 ]' "--attn miso-fid generates for a multi-input record"
 check '[ $rc1 = 0 ] && [ $rc2 = 0 ] && grep -q "\"prompt\":\"full: a, b\"" "$T/pm.out" && ! cmp -s "$T/pm.out" "$T/pc.out"' \
     "a multi-input record is generated with --attn miso and differs from concat"
 printf '%s\n' '{"id":"c1","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello"},{"role":"user","content":"Count"}]}' \
