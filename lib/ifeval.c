@@ -225,14 +225,32 @@ void ifeval_scorer_free(IfevalScorer *s)
 
 /* ---------------------------------------------------------------- Python re */
 
-/* Rewrite a Python `re` pattern fragment into PCRE2 with Python's classes. */
-static void pyre_translate(const char *p, StrBuf *out)
+/* Python's re.IGNORECASE makes i, I, U+0130 and U+0131 one class (sre
+ * compares lower() and knows the i/dotless-i equivalence); PCRE2 caseless
+ * matching follows Unicode simple case folding, where the two Turkish letters
+ * only match themselves.  1 if p[0..] starts with one of the four. */
+static size_t turkish_i(const char *p)
 {
-    int in_class = 0;
+    if (*p == 'i' || *p == 'I')
+        return 1;
+    if ((unsigned char)p[0] == 0xc4 && ((unsigned char)p[1] == 0xb0 || (unsigned char)p[1] == 0xb1))
+        return 2;
+    return 0;
+}
+
+#define TURKISH_I_BODY "iI\\x{130}\\x{131}"
+
+/* Rewrite a Python `re` pattern fragment into PCRE2 with Python's classes
+ * (and, for IGNORECASE patterns, Python's i-equivalence). */
+static void pyre_translate(const char *p, int caseless, StrBuf *out)
+{
+    int in_class = 0, class_has_i = 0;
+    int prev_lit = -1; /* last ASCII literal in the class, for ranges */
     for (size_t i = 0; p[i]; i++) {
         char c = p[i];
         if (c == '\\' && p[i + 1]) {
             char e = p[++i];
+            prev_lit = -1;
             if (!in_class) {
                 switch (e) {
                 case 'w': sb_adds(out, PYWORD); continue;
@@ -255,6 +273,8 @@ static void pyre_translate(const char *p, StrBuf *out)
         }
         if (!in_class && c == '[') {
             in_class = 1;
+            class_has_i = 0;
+            prev_lit = -1;
             sb_addc(out, c);
             if (p[i + 1] == '^')
                 sb_addc(out, p[++i]);
@@ -262,8 +282,29 @@ static void pyre_translate(const char *p, StrBuf *out)
                 sb_addc(out, p[++i]);
             continue;
         }
-        if (in_class && c == ']')
+        if (in_class && c == ']') {
+            if (caseless && class_has_i)
+                sb_adds(out, TURKISH_I_BODY);
             in_class = 0;
+            sb_addc(out, c);
+            continue;
+        }
+        size_t ti = caseless ? turkish_i(p + i) : 0;
+        if (ti && !in_class) {
+            sb_adds(out, "[" TURKISH_I_BODY "]");
+            i += ti - 1;
+            continue;
+        }
+        if (in_class) {
+            if (ti)
+                class_has_i = 1;
+            if (c == '-' && prev_lit >= 0 && p[i + 1] && p[i + 1] != ']' && (unsigned char)p[i + 1] < 0x80) {
+                int hi = (unsigned char)p[i + 1];
+                if ((prev_lit <= 'i' && 'i' <= hi) || (prev_lit <= 'I' && 'I' <= hi))
+                    class_has_i = 1;
+            }
+            prev_lit = (unsigned char)c < 0x80 ? (unsigned char)c : -1;
+        }
         sb_addc(out, c);
     }
 }
@@ -488,7 +529,7 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
             if (id == IF_KEYWORDS_FORBIDDEN)
                 sb_adds(&pat, "\\b");
             StrBuf tr = SB_INIT;
-            pyre_translate(pat.buf, &tr);
+            pyre_translate(pat.buf, 1, &tr);
             if (!(in->re[i] = re_compile(s, tr.buf, PCRE2_CASELESS, &msg))) {
                 err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
                         spec[0].name, id_names[id], pos, in->words[i], msg.buf);
@@ -500,7 +541,7 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
         break;
     case IF_KEYWORDS_FREQUENCY:
         in->str = strip_dup(sval, &in->str_len);
-        pyre_translate(in->str, &pat);
+        pyre_translate(in->str, 1, &pat);
         in->re = xcalloc(1, sizeof *in->re);
         in->n_re = 1;
         if (!(in->re[0] = re_compile(s, pat.buf, PCRE2_CASELESS, &msg))) {
@@ -559,7 +600,7 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
         sb_adds(&pat, ".*$");
         free(lo);
         StrBuf tr = SB_INIT;
-        pyre_translate(pat.buf, &tr);
+        pyre_translate(pat.buf, 0, &tr);
         in->re = xcalloc(1, sizeof *in->re);
         in->n_re = 1;
         if (!(in->re[0] = re_compile(s, tr.buf, PCRE2_MULTILINE, &msg))) {
@@ -576,7 +617,7 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
         sb_adds(&pat, in->str);
         sb_adds(&pat, "\\s?\\d+\\s?");
         StrBuf tr = SB_INIT;
-        pyre_translate(pat.buf, &tr);
+        pyre_translate(pat.buf, 0, &tr);
         in->re = xcalloc(1, sizeof *in->re);
         in->n_re = 1;
         if (!(in->re[0] = re_compile(s, tr.buf, 0, &msg))) {
