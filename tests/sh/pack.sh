@@ -117,6 +117,9 @@ check 'grep -q "\"labels\":\[-100,-100,-100,-100,-100,-100,-100,-100,-100,-100,-
 echo '{"mode":"succ","inputs":["Write a poem ","about the sea."],"output":"Hello"}' | miso-pack -q -t "$L3" -f jsonl >"$T/l3s.jsonl"
 check 'grep -q "\"input_ids\":\[128000,128006,882,128007,271,8144,264,33894,922,279,9581,13,128009," "$T/l3s.jsonl" && grep -q "\"segment_ids\":\[1,1,1,1,1,1,1,1,2,2,2,2,2,3" "$T/l3s.jsonl"' \
     "llama3 succ: one prompt's tokens, cut before ' about' (the token straddling the boundary goes to chunk 2)"
+echo '{"mode":"succ","inputs":["Write a po","e","m about the sea."],"output":"Hello"}' | miso-pack -q -t "$L3" -f jsonl >"$T/l3t.jsonl"
+check 'grep -q "\"input_ids\":\[128000,128006,882,128007,271,8144,264,33894,922,279,9581,13,128009," "$T/l3t.jsonl" && grep -q "\"segment_ids\":\[1,1,1,1,1,1,1,2,3,3,3,3,3,4" "$T/l3t.jsonl"' \
+    "llama3 succ: a chunk inside one token ('e' of ' poem') still gets a token; the ids stay the prompt's"
 if node "$MISO_TOP/tests/reference/tok-ref.mjs" "$NPM" export-mistral "$T/mistral" 2>"$T/err"; then
     echo '{"inputs":["Hi"],"output":"Hello"}' | miso-pack -q -t "$T/mistral" -T mistral -f jsonl >"$T/mi.jsonl"
     check 'grep -q "\"input_ids\":\[1,733,16289,28793,15359,733,28748,16289,28793,16230,2\]" "$T/mi.jsonl"' \
