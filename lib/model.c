@@ -559,7 +559,7 @@ static int load_llama2c(Model *m, const char *path, Err *err)
     }
     model_alloc(m, &c);
     ModelWeights *w = &m->w;
-    const float *src = (const float *)(buf + off); /* off is 28 or 256: 4-aligned in a page-aligned map */
+    const unsigned char *src = buf + off; /* little-endian F32 arrays */
     /* the order of the arrays in the file */
     float *v0[] = {w->embed, w->attn_norm, w->wq, w->wk, w->wv, w->wo, w->ffn_norm, w->w_gate, w->w_down, w->w_up,
                    w->final_norm};
@@ -573,10 +573,10 @@ static int load_llama2c(Model *m, const char *path, Err *err)
         float *dst = version ? v1[i] : v0[i];
         size_t n = version ? n1[i] : n0[i];
         memcpy(dst, src, n * 4);
-        src += n;
+        src += n * 4;
     }
     if (version == 0)
-        src += (size_t)c.max_seq_len * (size_t)c.head_dim;
+        src += (size_t)c.max_seq_len * (size_t)c.head_dim * 4;
     if (!c.tied)
         memcpy(w->lm_head, src, sizes[14] * 4);
     for (int l = 0; l < c.n_layers; l++) {

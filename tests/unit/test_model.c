@@ -359,6 +359,21 @@ static void test_llama2c_v1(void)
         model_release(&a);
     if (rb == 0)
         model_release(&b);
+    /* version 0 with vocab_size < 0: a separate classifier after the RoPE tables */
+    out = fopen(tmp("untied.bin"), "wb");
+    int32_t hu[7];
+    memcpy(hu, h, sizeof hu);
+    hu[5] = -hu[5];
+    fwrite(hu, 4, 7, out);
+    fwrite(raw, 4, 264128, out);
+    fwrite(raw + o_emb, 4, (size_t)V * D, out); /* classifier = a copy of the embedding */
+    fclose(out);
+    ra = model_load(&a, tmp("untied.bin"), &e);
+    CHECK(ra == 0 && !a.cfg.tied && a.w.lm_head != a.w.embed &&
+              !memcmp(a.w.lm_head, a.w.embed, sizeof(float) * (size_t)V * D),
+          "a version-0 checkpoint with negative vocab_size loads its separate classifier");
+    if (ra == 0)
+        model_release(&a);
     free(raw);
 }
 
