@@ -100,6 +100,15 @@ static void test_corrupt(void)
               4, -1);
     StFile f;
     Err e;
+    write_raw(tmp("int.safetensors"), "{\"w\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, -1);
+    if (st_open(&f, tmp("int.safetensors"), &e) == 0) {
+        float x[2];
+        CHECK(st_read_f32(&f, st_find(&f, "w"), x, &e) < 0 && strstr(e.msg, "tensor 'w': dtype I32 cannot be read"),
+              "an integer tensor is listed but refused as float, naming tensor and dtype");
+        st_close(&f);
+    } else {
+        CHECK(0, "opens a file with an I32 tensor: %s", e.msg);
+    }
     int rc = st_open(&f, tmp("ok.safetensors"), &e);
     CHECK(rc == 0 && f.n == 2 && st_find(&f, "s") && st_numel(st_find(&f, "s")) == 1 &&
               st_numel(st_find(&f, "z")) == 0,
