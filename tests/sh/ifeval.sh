@@ -197,6 +197,10 @@ check "--explain without --output-dir is a usage error (exit 2)" [ $? = 2 ]
 ifeval-score -q --responses $R --output-dir "$T/again" >/dev/null && ifeval-score -q --responses $R --output-dir "$T/again2" >/dev/null
 check "two runs give identical files (deterministic langdetect seed)" \
     cmp -s "$T/again/eval_results_loose.jsonl" "$T/again2/eval_results_loose.jsonl"
+OMP_NUM_THREADS=1 ifeval-score -q --responses $R --output-dir "$T/one" >/dev/null
+OMP_NUM_THREADS=3 ifeval-score -q --responses $R --output-dir "$T/three" >/dev/null
+check "results do not depend on the number of threads (1 and 3)" \
+    sh -c "cmp -s '$T/one/eval_results_loose.jsonl' '$T/again/eval_results_loose.jsonl' && cmp -s '$T/three/eval_results_strict.jsonl' '$T/again/eval_results_strict.jsonl'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
