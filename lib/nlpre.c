@@ -28,6 +28,8 @@ NlpRegex *nlpre_compile(const char *pattern, unsigned flags, Err *err)
         opt |= PCRE2_MULTILINE;
     if (flags & NLPRE_CASELESS)
         opt |= PCRE2_CASELESS;
+    if (flags & NLPRE_ANCHORED)
+        opt |= PCRE2_ANCHORED;
     pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
     if (!cc)
         die("out of memory");
@@ -92,8 +94,12 @@ static int do_match(const NlpRegex *re, const char *s, size_t n, size_t start, u
 {
     if (start > n)
         return 0;
+    int rc;
+    if (re->jit && !(opt & PCRE2_ANCHORED))
+        rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, start, opt, m->md, m->mc);
+    else
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, opt | PCRE2_NO_UTF_CHECK, m->md, m->mc);
     opt |= PCRE2_NO_UTF_CHECK;
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, opt, m->md, m->mc);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, opt | PCRE2_NO_JIT, m->md, m->mc);
     return rc > 0 ? rc : 0;
@@ -268,12 +274,12 @@ int nlpre_first_case(const char *s, size_t n)
     static NlpRegex *re;
     if (!re) {
         Err e;
-        re = nlpre_compile("(\\p{Uppercase})|(\\p{Lowercase})", 0, &e);
+        re = nlpre_compile("(\\p{Uppercase})|(\\p{Lowercase})", NLPRE_ANCHORED, &e);
         if (!re)
             return NLPRE_NONE;
     }
     NlpMatch *md = nlpre_match_tls();
-    if (nlpre_match_anchored(re, s, n, 0, md) > 0)
+    if (nlpre_match(re, s, n, 0, md) > 0)
         return nlpre_group_set(md, 1) ? NLPRE_UPPER : NLPRE_LOWER;
     return NLPRE_NONE;
 }

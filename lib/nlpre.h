@@ -48,7 +48,10 @@
 typedef struct NlpRegex NlpRegex;
 typedef struct NlpMatch NlpMatch;
 
-enum { NLPRE_MULTILINE = 1, NLPRE_CASELESS = 2 };
+/* NLPRE_ANCHORED: every match must start at the start offset (Python
+ * re.match); compiled in, so the JIT serves it (nlpre_match_anchored on an
+ * unanchored pattern runs the interpreter). */
+enum { NLPRE_MULTILINE = 1, NLPRE_CASELESS = 2, NLPRE_ANCHORED = 4 };
 
 NlpRegex *nlpre_compile(const char *pattern, unsigned flags, Err *err);
 void nlpre_free(NlpRegex *re);

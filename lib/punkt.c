@@ -234,8 +234,8 @@ PunktModel *punkt_load(const char *dir, Err *err)
     }
     sb_release(&p);
     if (!(m->re_word = nlpre_compile(word_pat, 0, err)) || !(m->re_period = nlpre_compile(period_pat, 0, err)) ||
-        !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE, err)) ||
-        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, 0, err))) {
+        !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
+        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err))) {
         punkt_free(m);
         return NULL;
     }
@@ -301,7 +301,7 @@ static int is_initial(const PunktModel *m, Ctx *c, const Tok *t)
 {
     if (t->len < 2 || t->len > 5 || t->tok[t->len - 1] != '.')
         return 0;
-    return nlpre_match_anchored(m->re_initial, t->tok, t->len, 0, c->md) > 0;
+    return nlpre_match(m->re_initial, t->tok, t->len, 0, c->md) > 0;
 }
 
 /* PunktToken.__init__: type = _RE_NUMERIC.sub("##number##", tok.lower()). */
@@ -572,7 +572,7 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
             continue;
         }
         size_t s2s = sl[i + 1].start, s2e = sl[i + 1].end;
-        int rc = s2s <= s2e ? nlpre_match_anchored(m->re_realign, text, s2e, s2s, c.md) : 0;
+        int rc = s2s <= s2e ? nlpre_match(m->re_realign, text, s2e, s2s, c.md) : 0;
         if (rc > 0) {
             size_t me = nlpre_end(c.md, 0);
             size_t kept = nlpre_rstrip_len(text + s2s, me - s2s);

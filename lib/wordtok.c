@@ -97,27 +97,33 @@ static size_t back_one(const char *s, size_t i)
     return i;
 }
 
+/* Length of the code point at s[i] if it is str.isspace() white space, else 0. */
+static size_t space_len(const char *s, size_t n, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80)
+        return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+    uint32_t cp;
+    size_t k = utf8_decode(s + i, n - i, &cp);
+    return k && nlpre_is_space(cp) ? k : 0;
+}
+
 /* Split on str.split() whitespace, appending tokens. */
 static void split_ws(const char *s, size_t n, char ***tok, size_t *ntok, size_t *cap)
 {
     size_t i = 0;
     while (i < n) {
-        uint32_t cp;
-        size_t k = utf8_decode(s + i, n - i, &cp);
-        if (!k)
-            k = 1;
-        if (k && nlpre_is_space(cp)) {
+        size_t k = space_len(s, n, i);
+        if (k) {
             i += k;
             continue;
         }
         size_t st = i;
         while (i < n) {
-            k = utf8_decode(s + i, n - i, &cp);
-            if (!k)
-                k = 1;
-            else if (nlpre_is_space(cp))
+            unsigned char c = (unsigned char)s[i];
+            if (c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) : space_len(s, n, i) > 0)
                 break;
-            i += k;
+            i++;
         }
         *tok = grow_array(*tok, cap, *ntok + 1, sizeof **tok);
         (*tok)[(*ntok)++] = xstrndup(s + st, i - st);
