@@ -106,6 +106,7 @@ static void scratch(Forward *f, int T)
 void fwd_release(Forward *f)
 {
     free(f->inv_freq);
+    free(f->sc), free(f->ob);
     free(f->x), free(f->xb), free(f->q), free(f->k), free(f->v), free(f->att), free(f->hb), free(f->hb2);
     memset(f, 0, sizeof *f);
 }
@@ -256,7 +257,19 @@ static void attn_loop(Forward *f, KVCache *c, KVCache *const *ctx, int nctx, int
 {
     int QD = NH * HD;
     long work = (long)T * NH * maxkeys * HD;
-#pragma omp parallel if (work > 200000)
+    if (work <= 200000) {
+        /* one token of a small model: no parallel region, no allocation */
+        f->sc = grow_array(f->sc, &f->nsc, (size_t)maxkeys, sizeof(float));
+        f->ob = grow_array(f->ob, &f->nob, (size_t)(nctx + 1) * HD, sizeof(float));
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < NH; h++) {
+                int kv_off = (h / grp) * HD;
+                attn_head(f->att + (size_t)t * QD + (size_t)h * HD, f->q + (size_t)t * QD + (size_t)h * HD, ctx, nctx,
+                          attn, Kc + kv_off, Vc + kv_off, c->len + t + 1, l, kv_off, KVD, HD, scale, f->sc, f->ob);
+            }
+        return;
+    }
+#pragma omp parallel
     {
         float *sc = xmalloc(size_mul((size_t)maxkeys, sizeof(float)));
         float *ob = xmalloc(size_mul((size_t)(nctx + 1) * HD, sizeof(float)));

@@ -70,6 +70,8 @@ typedef struct {
     float *inv_freq;    /* (HD/2) */
     int nalloc;         /* tokens the scratch below can hold */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2; /* (T, D/D/QD/KVD/KVD/QD/F/F) */
+    float *sc, *ob;     /* serial attention scratch: scores, block outputs */
+    size_t nsc, nob;
 } Forward;
 
 void fwd_init(Forward *f, const Model *m);
