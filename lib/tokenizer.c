@@ -391,6 +391,11 @@ static void utf8_repair(const char *s, size_t n, StrBuf *out)
     }
 }
 
+void tok_utf8_repair(const char *s, size_t n, StrBuf *out)
+{
+    utf8_repair(s, n, out);
+}
+
 /* ---------------------------------------------------------------- merge loop */
 
 typedef struct {

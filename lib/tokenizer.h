@@ -96,5 +96,10 @@ const char *tok_kind(const Tokenizer *t);
 /* The text tok_decode gives for one id (special tokens as their text), NULL
  * for an id out of range.  Borrowed, valid while t lives. */
 const char *tok_id_text(const Tokenizer *t, int id);
+/* Append s[0..n) to out with each maximal invalid UTF-8 subpart replaced by
+ * U+FFFD (the WHATWG rule of Node's TextDecoder and of HF's lossy decode):
+ * what tok_encode does to its input, and what a decoded id sequence that
+ * stops inside a character needs before it goes into JSON. */
+void tok_utf8_repair(const char *s, size_t n, StrBuf *out);
 
 #endif

@@ -114,7 +114,11 @@ static void run(const Tokenizer *t, const Opts *o, const char *path, FILE *f, Pr
                 err_die(&err);
             }
             if (o->json) {
-                cJSON *js = cJSON_CreateString(text.buf);
+                /* ids that stop inside a character: U+FFFD, as HF decodes */
+                StrBuf fixed = SB_INIT;
+                tok_utf8_repair(text.buf, text.len, &fixed);
+                cJSON *js = cJSON_CreateString(fixed.buf);
+                sb_release(&fixed);
                 char *p = cJSON_PrintUnformatted(js);
                 sb_adds(&out, p);
                 free(p);

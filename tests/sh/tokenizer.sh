@@ -195,6 +195,9 @@ err=$(miso-tok -t "$W/uni.json" </dev/null 2>&1); rc=$?
 printf '"<|im_start|>user\\nHi<|im_end|>"\n' | miso-tok -t "$Q3" --json >"$W/o"
 [ "$(cat "$W/o")" = "151644 872 198 13048 151645" ] && ok "Qwen3: ChatML tokens are single ids (151644, 151645)" ||
     bad "Qwen3 ChatML ids: $(cat "$W/o")"
+echo 76460 | miso-tok -t "$L3" --decode --json >"$W/o"
+[ "$(cat "$W/o")" = "$(printf '"\xef\xbf\xbd"')" ] && ok "--decode --json: ids that stop inside a character give U+FFFD, valid JSON" ||
+    bad "partial character decode: $(cat "$W/o")"
 printf 'a\xffb\n' | miso-tok -t byte >"$W/o"
 [ "$(cat "$W/o")" = "97 255 98" ] && ok "byte tokenizer keeps raw bytes" || bad "byte tokenizer: $(cat "$W/o")"
 miso-tok -t "$L3" -o "$W/out.ids" "$W/torture.jsonl" --json && [ "$(wc -l <"$W/out.ids")" = "$(wc -l <"$W/torture.jsonl")" ] &&
