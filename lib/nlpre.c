@@ -240,8 +240,16 @@ void nlpre_lower(const char *s, size_t n, StrBuf *out)
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80) {
-            sb_addc(out, c >= 'A' && c <= 'Z' ? c + 32 : c);
-            i++;
+            size_t j = i, len = out->len;
+            while (j < n && (unsigned char)s[j] < 0x80)
+                j++;
+            sb_grow(out, j - i);
+            for (size_t q = i; q < j; q++) {
+                unsigned char ch = (unsigned char)s[q];
+                out->buf[len++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+            }
+            sb_setlen(out, len);
+            i = j;
             continue;
         }
         uint32_t cp;
@@ -284,9 +292,24 @@ int nlpre_first_case(const char *s, size_t n)
     return NLPRE_NONE;
 }
 
+int nlpre_utf8_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+        i += 8;
+    }
+    while (i < n && !((unsigned char)s[i] & 0x80))
+        i++;
+    return i == n || utf8_valid(s + i, n - i, NULL);
+}
+
 const char *nlpre_valid_copy(const char *s, size_t *n, StrBuf *tmp)
 {
-    if (utf8_valid(s, *n, NULL))
+    if (nlpre_utf8_valid(s, *n))
         return s;
     sb_reset(tmp);
     size_t i = 0;

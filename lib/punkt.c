@@ -101,7 +101,7 @@ static void map_free(StrMap *m)
 struct PunktModel {
     StrMap abbrev, colloc, starters, ortho;
     NlpRegex *re_word;    /* PunktLanguageVars._word_tokenizer_re */
-    NlpRegex *re_period;  /* PunktLanguageVars.period_context_re */
+    NlpRegex *re_period;  /* PunktLanguageVars.period_context_re, anchored */
     NlpRegex *re_realign; /* PunktLanguageVars.re_boundary_realignment */
     NlpRegex *re_number;  /* PunktToken._RE_NUMERIC */
     NlpRegex *re_initial; /* PunktToken._RE_INITIAL */
@@ -233,7 +233,7 @@ PunktModel *punkt_load(const char *dir, Err *err)
         }
     }
     sb_release(&p);
-    if (!(m->re_word = nlpre_compile(word_pat, 0, err)) || !(m->re_period = nlpre_compile(period_pat, 0, err)) ||
+    if (!(m->re_word = nlpre_compile(word_pat, 0, err)) || !(m->re_period = nlpre_compile(period_pat, NLPRE_ANCHORED, err)) ||
         !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
         !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err))) {
         punkt_free(m);
@@ -485,7 +485,7 @@ static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' |
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
 {
     char *fixed = NULL;
-    if (!utf8_valid(text, n, NULL)) {
+    if (!nlpre_utf8_valid(text, n)) {
         /* Same length, so spans stay offsets into the caller's text. */
         fixed = xmalloc(n ? n : 1);
         size_t i = 0;
@@ -517,7 +517,16 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
     size_t pos = 0;
     for (;;) {
         Cand cur;
-        int more = pos <= n && nlpre_match(m->re_period, text, n, pos, c.md) > 0;
+        /* finditer of period_context_re: the match is one end character, so
+         * try the (anchored) pattern at each '.', '?', '!' from pos on. */
+        int more = 0;
+        for (size_t p = pos; p < n; p++) {
+            char ch = text[p];
+            if ((ch == '.' || ch == '?' || ch == '!') && nlpre_match(m->re_period, text, n, p, c.md) > 0) {
+                more = 1;
+                break;
+            }
+        }
         if (more) {
             cur.start = nlpre_start(c.md, 0);
             cur.end = nlpre_end(c.md, 0);
