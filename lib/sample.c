@@ -123,6 +123,178 @@ void json_add_value(StrBuf *out, const cJSON *v)
     }
 }
 
+/* ------------------------------------------------------- raw pass-through */
+
+/* Fields the tools do not read are copied from the record's JSON text, not
+ * printed back from cJSON: cJSON keeps numbers as doubles (9.0 -> 9, digits
+ * beyond 2^53 lost) and cuts strings at an escaped NUL.  The text was
+ * validated by cJSON already, so the scanner below only has to find where
+ * each top-level member's value starts and ends. */
+
+size_t sample_raw_mark(const JsonlReader *r)
+{
+    return r->array_mode == 2 ? r->array_pos : 0;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len)
+{
+    const char *t;
+    size_t beg, end;
+    *text = NULL;
+    *len = 0;
+    if (r->array_mode == 2) {
+        t = r->array_text;
+        end = r->array_pos;
+        if (!t || end > r->array_len || mark > end)
+            return;
+        beg = mark;
+        while (beg < end && (is_blank(t[beg]) || t[beg] == ',' || (mark == 0 && t[beg] == '[')))
+            beg++;
+    } else if (r->array_mode == 1) {
+        t = r->buf;
+        if (!t || r->beg == 0 || r->beg > r->end)
+            return;
+        end = t[r->beg - 1] == '\n' ? r->beg - 1 : r->beg;
+        beg = end;
+        while (beg > 0 && t[beg - 1] != '\n')
+            beg--;
+    } else {
+        return;
+    }
+    while (beg < end && is_blank(t[beg]))
+        beg++;
+    while (end > beg && is_blank(t[end - 1]))
+        end--;
+    if (end - beg < 2 || t[beg] != '{' || t[end - 1] != '}')
+        return;
+    *text = t + beg;
+    *len = end - beg;
+}
+
+/* End of the JSON string starting at t[i] == '"' (index after the quote). */
+static size_t raw_string_end(const char *t, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (t[i] == '\\')
+            i++;
+        else if (t[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+/* End of the JSON value starting at t[i]. */
+static size_t raw_value_end(const char *t, size_t n, size_t i)
+{
+    if (i >= n)
+        return n;
+    if (t[i] == '"')
+        return raw_string_end(t, n, i);
+    if (t[i] == '{' || t[i] == '[') {
+        int depth = 0;
+        while (i < n) {
+            char c = t[i];
+            if (c == '"') {
+                i = raw_string_end(t, n, i);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && !is_blank(t[i]) && t[i] != ',' && t[i] != '}' && t[i] != ']')
+        i++;
+    return i;
+}
+
+/* The next top-level member of the object text t[0..n) from *pos (0 at the
+ * start): its value is t[*vb..*ve).  1, or 0 at the end or on surprise. */
+static int raw_member(const char *t, size_t n, size_t *pos, size_t *kb, size_t *ke, size_t *vb, size_t *ve)
+{
+    size_t i = *pos;
+    if (i == 0) {
+        if (n == 0 || t[0] != '{')
+            return 0;
+        i = 1;
+    }
+    while (i < n && (is_blank(t[i]) || t[i] == ','))
+        i++;
+    if (i >= n || t[i] != '"')
+        return 0;
+    *kb = i;
+    *ke = i = raw_string_end(t, n, i);
+    while (i < n && is_blank(t[i]))
+        i++;
+    if (i >= n || t[i] != ':')
+        return 0;
+    i++;
+    while (i < n && is_blank(t[i]))
+        i++;
+    *vb = i;
+    *ve = i = raw_value_end(t, n, i);
+    *pos = i;
+    return *ve > *vb;
+}
+
+/* Append the value text t[b..e) without the blanks between its tokens. */
+static void raw_add_compact(StrBuf *out, const char *t, size_t b, size_t e)
+{
+    size_t run = b;
+    for (size_t i = b; i < e;) {
+        if (t[i] == '"') {
+            i = raw_string_end(t, e, i);
+        } else if (is_blank(t[i])) {
+            sb_add(out, t + run, i - run);
+            while (i < e && is_blank(t[i]))
+                i++;
+            run = i;
+        } else {
+            i++;
+        }
+    }
+    sb_add(out, t + run, e - run);
+}
+
+/* Cursor over the members of s->rec in step with its raw text: cJSON keeps
+ * members (duplicates too) in text order, so the k-th child is the k-th
+ * member.  Once the scanner disagrees, the rest is printed from cJSON. */
+typedef struct {
+    const char *t;
+    size_t n, pos;
+} RawCursor;
+
+/* Skip (want 0) or append the value (want 1) or "key":value (want 2) of
+ * the next member, e. */
+static void raw_value(StrBuf *out, RawCursor *rc, const cJSON *e, int want)
+{
+    size_t kb, ke, vb, ve;
+    if (rc->t && raw_member(rc->t, rc->n, &rc->pos, &kb, &ke, &vb, &ve)) {
+        if (want == 2) {
+            sb_add(out, rc->t + kb, ke - kb);
+            sb_addc(out, ':');
+        }
+        if (want)
+            raw_add_compact(out, rc->t, vb, ve);
+        return;
+    }
+    rc->t = NULL;
+    if (want == 2) {
+        json_add_string(out, e->string, strlen(e->string));
+        sb_addc(out, ':');
+    }
+    if (want)
+        json_add_value(out, e);
+}
+
 /* ---------------------------------------------------------------- Conv */
 
 void conv_init(Conv *c)
@@ -435,6 +607,9 @@ void sample_clear(Sample *s)
     s->messages = NULL;
     s->nMessages = 0;
     s->rec = NULL;
+    s->id_from_rec = 0;
+    s->raw = NULL;
+    s->raw_len = 0;
     s->consumed = s->consumed2 = NULL;
     s->nConsumed = s->nConsumed2 = 0;
     s->mode = SAMPLE_SFT;
@@ -471,11 +646,14 @@ void sample_set_id(Sample *s, const cJSON *rec, const Conv *c, const char *suffi
 {
     sb_reset(&s->id);
     const cJSON *v = rec ? get_field(rec, "id") : NULL;
-    if (cJSON_IsString(v)) {
+    s->id_from_rec = 1;
+    if (cJSON_IsString(v) && v->valuestring[0]) {
         sb_adds(&s->id, v->valuestring);
     } else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15) {
         sb_addf(&s->id, "%lld", (long long)v->valuedouble);
     } else {
+        /* an empty, fractional, huge or non-scalar id is kept as meta.orig_id */
+        s->id_from_rec = 0;
         /* No usable id: hash the turns (role and content, NUL-separated). */
         uint64_t h = 0x6d69736fULL;
         for (size_t i = 0; c && i < c->nTurns; i++) {
@@ -538,27 +716,31 @@ int sample_write(FILE *f, const Sample *s, StrBuf *o)
     sb_adds(o, ",\"meta\":{");
     sb_add(o, s->meta.buf, s->meta.len);
     int first = s->meta.len == 0;
+    RawCursor rc = {s->raw, s->raw_len, 0};
     for (const cJSON *e = s->rec ? s->rec->child : NULL; e; e = e->next) {
-        if (!e->string || !strcmp(e->string, "id") || in_list(e->string, s->consumed, s->nConsumed) ||
-            in_list(e->string, s->consumed2, s->nConsumed2) || !in_list(e->string, reserved, 8))
+        if (!e->string || (!strcmp(e->string, "id") && s->id_from_rec) || in_list(e->string, s->consumed, s->nConsumed) ||
+            in_list(e->string, s->consumed2, s->nConsumed2) || !in_list(e->string, reserved, 8)) {
+            raw_value(o, &rc, e, 0);
             continue;
+        }
         if (!first)
             sb_addc(o, ',');
         first = 0;
         sb_adds(o, "\"orig_");
         sb_adds(o, e->string); /* reserved names need no escaping */
         sb_adds(o, "\":");
-        json_add_value(o, e);
+        raw_value(o, &rc, e, 1);
     }
     sb_addc(o, '}');
+    rc = (RawCursor){s->raw, s->raw_len, 0};
     for (const cJSON *e = s->rec ? s->rec->child : NULL; e; e = e->next) {
         if (!e->string || in_list(e->string, s->consumed, s->nConsumed) ||
-            in_list(e->string, s->consumed2, s->nConsumed2) || in_list(e->string, reserved, 8))
+            in_list(e->string, s->consumed2, s->nConsumed2) || in_list(e->string, reserved, 8)) {
+            raw_value(o, &rc, e, 0);
             continue;
+        }
         sb_addc(o, ',');
-        json_add_string(o, e->string, strlen(e->string));
-        sb_addc(o, ':');
-        json_add_value(o, e);
+        raw_value(o, &rc, e, 2);
     }
     sb_adds(o, "}\n");
     return fwrite(o->buf, 1, o->len, f) == o->len ? 0 : -1;

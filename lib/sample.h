@@ -8,11 +8,12 @@
  *    "meta", ...fields of the source record passed through untouched}
  *
  * Keys are written in that order, compactly, one object per line, strings as
- * UTF-8 (only '"', '\\' and control characters are escaped).  Numbers of the
- * passed-through fields are printed like cJSON prints them (integers as
- * integers, others with the shortest of %.15g/%.17g that reads back equal).
- * NEEDSWORK: so a passed-through 9.0 is written 9 and integers beyond 2^53
- * lose precision (cJSON keeps numbers as doubles, not as their text).
+ * UTF-8 (only '"', '\\' and control characters are escaped).  Fields passed
+ * through are copied from the record's own JSON text (s->raw, found with
+ * sample_raw_text) byte for byte, only the blanks between tokens dropped, so
+ * 9.0 stays 9.0, 12345678901234567890 keeps every digit and "\u0000" or
+ * "\ud83d\ude00" escapes are kept as written.  Without raw text (s->raw NULL)
+ * they are printed from their cJSON nodes (numbers as %.15g/%.17g).
  *
  * Conversations (Conv) are how instruction records are read.  conv_read
  * accepts, by the first key found in this order:
@@ -32,10 +33,13 @@
  * Invariants
  *   - conv.consumed lists the top-level keys the reader turned into turns;
  *     every other key of the record passes through (sample_write).
- *   - Sample ids are the record's "id" (string, or integer printed as such);
- *     a record without one gets "h" + 16 hex digits of a hash of its turns,
- *     so the id, and the seeded choices made from it, never depend on where
- *     the record sits in the input.
+ *   - Sample ids are the record's "id" (non-empty string, or integer below
+ *     9e15 printed as such); a record without one (or with an empty,
+ *     fractional, huge or non-scalar id, which is then kept in meta.orig_id)
+ *     gets "h" + 16 hex digits of a hash of its turns, so the id, and the
+ *     seeded choices made from it, never depend on where the record sits in
+ *     the input.  Two records with the same turns and no id get the same id
+ *     (and the same seeded choices): the id names the content.
  *
  * Ownership
  *   - Turn strings are borrowed from the cJSON record (or from conv.joined
@@ -67,6 +71,7 @@
 #include <stdio.h>
 #include <cjson/cJSON.h>
 
+#include "jsonl.h"
 #include "util.h"
 
 typedef enum { SAMPLE_PARA, SAMPLE_SUCC, SAMPLE_SFT } SampleMode;
@@ -106,6 +111,7 @@ size_t conv_history(const Conv *c);
 
 typedef struct {
     StrBuf id;
+    int id_from_rec;         /* id is rec's "id" (else rec's id goes to meta.orig_id) */
     SampleMode mode;
     StrBuf *inputs;          /* inputs[0 .. nInputs) */
     size_t nInputs, capInputs;
@@ -116,6 +122,8 @@ typedef struct {
     size_t nMessages;
     StrBuf meta;             /* JSON members of "meta" without the braces (sample_meta_*) */
     const cJSON *rec;        /* borrowed source record for the pass-through fields, or NULL */
+    const char *raw;         /* borrowed JSON text of rec (sample_raw_text), or NULL */
+    size_t raw_len;
     const char *const *consumed; /* keys of rec not passed through */
     size_t nConsumed;
     const char *const *consumed2; /* a second list (the tool's own) */
@@ -137,6 +145,16 @@ void sample_set_id(Sample *s, const cJSON *rec, const Conv *c, const char *suffi
 void sample_meta_str(Sample *s, const char *key, const char *v, size_t n);
 void sample_meta_int(Sample *s, const char *key, long long v);
 void sample_meta_strs(Sample *s, const char *key, const char *const *texts, const size_t *lens, size_t n);
+
+/* The JSON text of the record jsonl_next just returned, for byte-exact
+ * pass-through: call mark = sample_raw_mark(r) before jsonl_next, then
+ * sample_raw_text(r, mark, &s->raw, &s->raw_len) after it returned 1.  The
+ * text is borrowed from the reader and valid until its next call.  Sets
+ * NULL/0 if the text cannot be found (the writer then falls back to cJSON).
+ * NEEDSWORK: this reads JsonlReader's private buffers; lib/jsonl should
+ * hand out the record text itself. */
+size_t sample_raw_mark(const JsonlReader *r);
+void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len);
 
 /* Write s as one JSON line.  scratch is a reusable buffer.  0, or -1 if the
  * stream failed. */

@@ -59,6 +59,8 @@ typedef struct {
     size_t *lens;
     size_t capTexts;
     size_t nOut, nPara, nSft, nReverse;
+    const char *raw;     /* JSON text of the current record (pass-through) */
+    size_t raw_len;
 } Split;
 
 /* x + constraints, joined as --join says. */
@@ -134,6 +136,8 @@ static void set_common(Split *sp, const cJSON *rec)
     Sample *s = &sp->s;
     CrabRecord *c = &sp->c;
     s->rec = rec;
+    s->raw = sp->raw;
+    s->raw_len = sp->raw_len;
     s->consumed = c->conv.consumed;
     s->nConsumed = c->conv.nConsumed;
     s->consumed2 = c->consumed;
@@ -180,6 +184,7 @@ static int emit_para(Split *sp, const cJSON *rec, FILE *f)
     if (c->kind == CRAB_AUG && c->source && cJSON_IsNumber(id)) {
         /* seed ids are only unique within their source dataset */
         sb_addf(&s->id, "%s-%lld", c->source, (long long)id->valuedouble);
+        s->id_from_rec = 1;
     } else {
         sample_set_id(s, rec, &c->conv, NULL);
     }
@@ -329,7 +334,10 @@ int main(int argc, char **argv)
             err_die(&err);
         cJSON *rec;
         int rc;
+        size_t mark = sample_raw_mark(&r);
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+            sample_raw_text(&r, mark, &sp.raw, &sp.raw_len);
+            mark = sample_raw_mark(&r);
             if (rc > 0 && crab_read(&sp.c, rec, r.path, r.line, &err) < 0) {
                 cJSON_Delete(rec);
                 rc = -1;

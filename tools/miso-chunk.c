@@ -132,7 +132,12 @@ int main(int argc, char **argv)
             err_die(&err);
         cJSON *rec;
         int rc;
+        size_t mark = sample_raw_mark(&r);
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+            const char *raw;
+            size_t raw_len;
+            sample_raw_text(&r, mark, &raw, &raw_len);
+            mark = sample_raw_mark(&r);
             if (rc > 0 && conv_read(&c, rec, tmpl, r.path, r.line, &err) < 0) {
                 cJSON_Delete(rec);
                 rc = -1;
@@ -148,6 +153,8 @@ int main(int argc, char **argv)
             sample_clear(&s);
             sample_set_id(&s, rec, &c, NULL);
             s.rec = rec;
+            s.raw = raw;
+            s.raw_len = raw_len;
             s.consumed = c.consumed;
             s.nConsumed = c.nConsumed;
             s.mode = SAMPLE_SUCC;
