@@ -1331,7 +1331,7 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
             else
                 check_valid(s, p, i, resp, n, &why_loose[i]);
             if (!blank)
-                sb_adds(&why_loose[i], " (and in all 7 loose variants)");
+                sb_adds(&why_loose[i], " (and in every loose variant)");
         }
     }
     for (int k = 0; k < 8; k++)
