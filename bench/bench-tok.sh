@@ -3,8 +3,10 @@
 # tokenizers encoding the same text in one run: MB/s of UTF-8 input and
 # tokens/s.  The text is the IFEval prompts, the IFEval dev responses and the
 # Crab sample's strings, repeated to BENCH_TOK_MB (default 4) MB, one JSON
-# string per line.  Times exclude loading the tokenizer on both sides (the
-# JS scripts time their encode loop; for miso-tok the time of a run on empty
+# string per line.  Times are CPU seconds (user + system), which the other
+# jobs on a shared machine disturb far less than wall time, and exclude
+# loading the tokenizer on both sides (the JS scripts measure their encode
+# loop with process.cpuUsage; for miso-tok the CPU time of a run on empty
 # input is subtracted, and shown).  Repetition helps both sides' word caches.
 # Each figure is the best of BENCH_TOK_RUNS (default 3) runs.
 #   BENCH_TOK_MB=1 bench/bench-tok.sh     a smaller text while developing
@@ -46,7 +48,9 @@ while n < goal:
 PY
 fi
 bytes=$(python3 -c 'import json,sys; print(sum(len(json.loads(l).encode()) for l in open(sys.argv[1], encoding="utf-8")))' "$F")
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'; }
+# CPU seconds (user + system) of a command: steadier than the wall clock on a
+# machine shared with other jobs.
+secs() { local TIMEFORMAT='%3U %3S' t; t=$( { time "$@" >bench/out/tok.ids; } 2>&1 ); awk -v t="$t" 'BEGIN{split(t, a, " "); printf "%.3f", a[1] + a[2]}'; }
 # best of R runs (the machine is shared: the minimum is the least disturbed)
 R=${BENCH_TOK_RUNS:-3}
 best() { local b="" s i; for ((i = 0; i < R; i++)); do s=$(secs "$@"); b=$(awk -v a="$b" -v s="$s" 'BEGIN{print (a == "" || s < a) ? s : a}'); done; echo "$b"; }
@@ -57,7 +61,7 @@ total=$(best "$MISO_BIN/miso-tok" -q -t "$L3" --json "$F")
 miso=$(awk -v a="$total" -v b="$load" 'BEGIN{printf "%.3f", a-b}')
 echo "text: $F, $(awk -v b="$bytes" 'BEGIN{printf "%.2f", b/1048576}') MB UTF-8, $(wc -l <"$F") texts, $tokens Llama-3 tokens"
 echo "miso-tok: tokenizer.json load $load s (not counted below)"
-printf '%-28s %8s %8s %12s %8s\n' tokenizer seconds "MB/s" "tokens/s" "miso x"
+printf '%-28s %8s %8s %12s %8s\n' tokenizer "cpu s" "MB/s" "tokens/s" "miso x"
 row() { # label seconds ntok
     printf '%-28s %8s %8s %12s %7sx\n' "$1" "$2" "$(awk -v b="$bytes" -v s="$2" 'BEGIN{printf "%.2f", b/1048576/s}')" \
         "$(awk -v t="$3" -v s="$2" 'BEGIN{printf "%.0f", t/s}')" "$(awk -v s="$2" -v m="$miso" 'BEGIN{printf "%.1f", s/m}')"
