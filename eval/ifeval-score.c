@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  -e, --explain          also write DIR/eval_explain.jsonl: why each failed check failed\n"
     "  -c, --compat MODE      'current' (default) or 'lm-eval-2023' (older letter_frequency)\n"
     "  -m, --allow-missing    score a prompt without a response as empty instead of failing\n"
+    "  -x, --exact-match      match by key or exact prompt text only (no older-wording pairing)\n"
     "  -q, --quiet            no warnings about matching\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n";
@@ -196,7 +197,7 @@ static double similarity(const char *a, const char *b)
  * response whose prompt text is clearly the most similar (the key-2785 case:
  * an older wording of the same prompt), with a warning. */
 static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t nr,
-                             const char *rpath, int quiet)
+                             const char *rpath, int quiet, int exact)
 {
     long *match = xmalloc(size_mul(np ? np : 1, sizeof *match));
     Map by_key, by_prompt;
@@ -224,7 +225,7 @@ static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t
     if (keydiff && !quiet)
         warn("%s:%ld: %ld response(s) matched by \"key\" carry a different prompt text than the input",
              rpath, keydiff_line, keydiff);
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0; i < np && !exact; i++) {
         if (match[i] >= 0)
             continue;
         double best = 0, second = 0;
@@ -251,6 +252,12 @@ static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t
                      ps[i].line, 100 * best);
         }
     }
+    long unused = 0, first_unused = 0;
+    for (size_t j = 0; j < nr; j++)
+        if (!rs[j].used && !unused++)
+            first_unused = rs[j].line;
+    if (unused && !quiet)
+        warn("%s:%ld: %ld response(s) match no input prompt and are ignored", rpath, first_unused, unused);
     map_release(&by_key);
     map_release(&by_prompt);
     return match;
@@ -363,15 +370,16 @@ int main(int argc, char **argv)
         {"explain", no_argument, NULL, 'e'},
         {"compat", required_argument, NULL, 'c'},
         {"allow-missing", no_argument, NULL, 'm'},
+        {"exact-match", no_argument, NULL, 'x'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *responses = NULL, *outdir = NULL, *summary = NULL;
-    int explain = 0, compat = IFEVAL_COMPAT_CURRENT, allow_missing = 0, quiet = 0, c;
+    int explain = 0, compat = IFEVAL_COMPAT_CURRENT, allow_missing = 0, quiet = 0, exact = 0, c;
     util_set_prog(argv[0]);
-    while ((c = getopt_long(argc, argv, "i:r:d:s:ec:mqhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:r:d:s:ec:mxqhV", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'r': responses = optarg; break;
@@ -387,6 +395,7 @@ int main(int argc, char **argv)
                 die_usage("unknown --compat mode '%s' (current, lm-eval-2023)", optarg);
             break;
         case 'm': allow_missing = 1; break;
+        case 'x': exact = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); util_close_stdout(); return 0;
         case 'V': util_print_version();
@@ -422,7 +431,7 @@ int main(int argc, char **argv)
         {
             ps = read_prompts(sc, input_path, &np);
             rs = read_responses(responses, &nr, &rdisplay);
-            match = match_responses(ps, np, rs, nr, rdisplay, quiet);
+            match = match_responses(ps, np, rs, nr, rdisplay, quiet, exact);
         }
     }
     if (lrc < 0)

@@ -43,6 +43,11 @@ ifeval-score -q --input "$IN" --responses $D/input_response_data_gpt4_20231107_1
 check "the aligned response file gives the same files, silently" \
     sh -c "cmp -s '$T/run2/eval_results_strict.jsonl' $D/eval_results_strict_gpt4.jsonl && cmp -s '$T/run2/eval_results_loose.jsonl' $D/eval_results_loose_gpt4.jsonl && [ ! -s '$T/err2' ]"
 
+ifeval-score --exact-match --responses $D/input_response_data_gpt4_20231107_145030.jsonl >/dev/null 2>"$T/exact.err"
+rc=$?
+check "--exact-match leaves the stale key-2785 prompt unmatched (exit 1, its line named)" \
+    sh -c "[ $rc = 1 ] && grep -q 'input_data.jsonl:340: no response for the prompt with key 2785' '$T/exact.err'"
+
 # ---------------------------------------------------------------- five models, 100 prompts
 cat >"$T/cmp.py" <<'EOF'
 import json, sys
