@@ -16,6 +16,9 @@ python3-langdetect 1.0.9).
                               as "lang:%.17g ..." (so probabilities must agree
                               to the last bit; "-" where it raises
                               LangDetectException, "unknown" for none > 0.1)
+  textref.py bench < texts    CPU seconds (time.process_time) of Punkt
+                              tokenize, word_tokenize and langdetect.detect
+                              (seed 0) over the texts, models loaded first
   textref.py compare A B      compare two outputs line by line (JSON-aware);
                               prints PASS/FAIL lines and the counts
 """
@@ -184,6 +187,34 @@ def main():
                 print(" ".join("%s:%.17g" % (l.lang, l.prob) for l in langs) if langs else "unknown")
             except LangDetectException:
                 print("-")
+    elif cmd == "bench":
+        import time
+        from langdetect import DetectorFactory, detect
+        from langdetect.lang_detect_exception import LangDetectException
+        from nltk.tokenize.destructive import NLTKWordTokenizer
+        from nltk.tokenize.punkt import PunktSentenceTokenizer
+        DetectorFactory.seed = 0
+        texts = list(texts_in())
+        st = PunktSentenceTokenizer(punkt_params())
+        wt = NLTKWordTokenizer()
+        try:
+            detect("warm up the profiles")
+        except LangDetectException:
+            pass
+        t0 = time.process_time()
+        for t in texts:
+            st.tokenize(t)
+        t1 = time.process_time()
+        for t in texts:
+            [w for s in st.tokenize(t) for w in wt.tokenize(s)]
+        t2 = time.process_time()
+        for t in texts:
+            try:
+                detect(t)
+            except LangDetectException:
+                pass
+        t3 = time.process_time()
+        print("texts %d\npunkt %.4f\nword_tokenize %.4f\nlangdetect %.4f" % (len(texts), t1 - t0, t2 - t1, t3 - t2))
     elif cmd == "compare":
         what = sys.argv[4] if len(sys.argv) > 4 else "outputs"
         with open(sys.argv[2], encoding="utf-8") as f:

@@ -2,13 +2,15 @@
  * test_langdetect.c - unit tests for lib/langdetect; with --dump, a helper
  * for tests/sh/textref.sh: reads JSON strings, one a line, on stdin and
  * prints langdetect.detect_langs(text) with seed 0 for each as "lang:%.17g ..."
- * ("-" for an exception, "unknown" for no language above 0.1).
+ * ("-" for an exception, "unknown" for no language above 0.1); with
+ * --bench REPS, times langdetect_detect over the same input (bench/RESULTS.md).
  */
 #include "langdetect.h"
 #include "testhelp.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <time.h>
 
 static int dump(void)
 {
@@ -39,6 +41,41 @@ static int dump(void)
     return 0;
 }
 
+/* --bench REPS: CPU seconds per pass of langdetect_detect (seed 0) over the
+ * JSON-string lines of stdin (profiles loaded before timing). */
+static int bench(int reps)
+{
+    Err err;
+    const LangDetector *d = langdetect_default(&err);
+    if (!d)
+        err_die(&err);
+    char **texts = NULL, *line = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, stdin)) >= 0) {
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)got);
+        if (!cJSON_IsString(j))
+            die("stdin: expected a JSON string a line");
+        texts = grow_array(texts, &cap, n + 1, sizeof *texts);
+        texts[n++] = xstrdup(j->valuestring);
+        cJSON_Delete(j);
+    }
+    free(line);
+    size_t sink = 0;
+    clock_t t0 = clock();
+    for (int r = 0; r < reps; r++)
+        for (size_t i = 0; i < n; i++) {
+            const char *l = langdetect_detect(d, texts[i], strlen(texts[i]), 0);
+            sink += l ? (unsigned char)l[0] : 0;
+        }
+    clock_t t1 = clock();
+    printf("texts %zu (checksum %zu)\nlangdetect %.4f\n", n, sink, (double)(t1 - t0) / CLOCKS_PER_SEC / reps);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    return 0;
+}
+
 static const char *det(const LangDetector *d, const char *s) { return langdetect_detect(d, s, strlen(s), 0); }
 
 int main(int argc, char **argv)
@@ -46,6 +83,8 @@ int main(int argc, char **argv)
     util_set_prog(argv[0]);
     if (argc > 1 && !strcmp(argv[1], "--dump"))
         return dump();
+    if (argc > 2 && !strcmp(argv[1], "--bench"))
+        return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
     Err err;
     const LangDetector *d = langdetect_default(&err);
     CHECK(d != NULL, "loads the shipped profiles");

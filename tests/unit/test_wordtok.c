@@ -1,13 +1,15 @@
 /*
  * test_wordtok.c - unit tests for lib/wordtok (nltk.word_tokenize); with
  * --dump, a helper for tests/sh/textref.sh: reads JSON strings, one a line,
- * on stdin and prints {"s": Punkt sentences, "w": word tokens} for each.
+ * on stdin and prints {"s": Punkt sentences, "w": word tokens} for each;
+ * with --bench REPS, times both over the same input (bench/RESULTS.md).
  */
 #include "wordtok.h"
 #include "testhelp.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <time.h>
 
 static const PunktModel *model(void)
 {
@@ -54,6 +56,48 @@ static int dump(void)
     return 0;
 }
 
+/* --bench REPS: CPU seconds per pass over the JSON-string lines of stdin for
+ * punkt_sentences and wordtok_tokenize (models loaded before timing). */
+static int bench(int reps)
+{
+    const PunktModel *m = model();
+    char **texts = NULL, *line = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, stdin)) >= 0) {
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)got);
+        if (!cJSON_IsString(j))
+            die("stdin: expected a JSON string a line");
+        texts = grow_array(texts, &cap, n + 1, sizeof *texts);
+        texts[n++] = xstrdup(j->valuestring);
+        cJSON_Delete(j);
+    }
+    free(line);
+    size_t sink = 0;
+    clock_t t0 = clock();
+    for (int r = 0; r < reps; r++)
+        for (size_t i = 0; i < n; i++) {
+            Span *sp;
+            sink += punkt_sentences(m, texts[i], strlen(texts[i]), &sp);
+            free(sp);
+        }
+    clock_t t1 = clock();
+    for (int r = 0; r < reps; r++)
+        for (size_t i = 0; i < n; i++) {
+            char **t;
+            size_t k = wordtok_tokenize(m, texts[i], strlen(texts[i]), &t);
+            sink += k;
+            wordtok_free(t, k);
+        }
+    clock_t t2 = clock();
+    printf("texts %zu (checksum %zu)\npunkt %.4f\nword_tokenize %.4f\n", n, sink,
+           (double)(t1 - t0) / CLOCKS_PER_SEC / reps, (double)(t2 - t1) / CLOCKS_PER_SEC / reps);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    return 0;
+}
+
 /* The tokens of s joined by "|". */
 static char *toks(const char *s)
 {
@@ -78,6 +122,8 @@ int main(int argc, char **argv)
     util_set_prog(argv[0]);
     if (argc > 1 && !strcmp(argv[1], "--dump"))
         return dump();
+    if (argc > 2 && !strcmp(argv[1], "--bench"))
+        return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
     /* Expected values are nltk 3.8's word_tokenize output. */
     TOKS("DON'T STOP.", "DO|N'T|STOP|.", "splits n't off and the final period");
     TOKS("I CANNOT, GONNA go.", "I|CAN|NOT|,|GON|NA|go|.", "splits cannot and gonna");
