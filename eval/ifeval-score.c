@@ -101,7 +101,8 @@ static char *key_text(const cJSON *key)
 {
     char b[32];
     if (cJSON_IsNumber(key)) {
-        snprintf(b, sizeof b, "%.0f", key->valuedouble);
+        snprintf(b, sizeof b, key->valuedouble == (double)(long long)key->valuedouble ? "%.0f" : "%.17g",
+                 key->valuedouble);
         return xstrdup(b);
     }
     if (cJSON_IsString(key))

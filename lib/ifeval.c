@@ -689,7 +689,8 @@ int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, lon
     const cJSON *kwargs = cJSON_GetObjectItemCaseSensitive(rec, "kwargs");
     if (key && cJSON_IsNumber(key)) {
         char b[32];
-        snprintf(b, sizeof b, "%.0f", key->valuedouble);
+        snprintf(b, sizeof b, key->valuedouble == (double)(long long)key->valuedouble ? "%.0f" : "%.17g",
+                 key->valuedouble);
         p->key = xstrdup(b);
     } else if (key && cJSON_IsString(key)) {
         p->key = xstrdup(key->valuestring);
