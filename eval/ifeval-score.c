@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <omp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static char *key_text(const cJSON *key)
 {
     char b[32];
     if (cJSON_IsNumber(key)) {
-        snprintf(b, sizeof b, key->valuedouble == (double)(long long)key->valuedouble ? "%.0f" : "%.17g",
+        snprintf(b, sizeof b, fabs(key->valuedouble) < 1e15 && key->valuedouble == floor(key->valuedouble) ? "%.0f" : "%.17g",
                  key->valuedouble);
         return xstrdup(b);
     }

@@ -28,6 +28,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,7 +442,8 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
                 want = "a string";
             break;
         case 'i':
-            if (!cJSON_IsNumber(it) || it->valuedouble != (double)(long)it->valuedouble)
+            if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) < 1e15) ||
+                it->valuedouble != floor(it->valuedouble))
                 want = "an integer";
             break;
         case 'l':
@@ -689,7 +691,7 @@ int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, lon
     const cJSON *kwargs = cJSON_GetObjectItemCaseSensitive(rec, "kwargs");
     if (key && cJSON_IsNumber(key)) {
         char b[32];
-        snprintf(b, sizeof b, key->valuedouble == (double)(long long)key->valuedouble ? "%.0f" : "%.17g",
+        snprintf(b, sizeof b, fabs(key->valuedouble) < 1e15 && key->valuedouble == floor(key->valuedouble) ? "%.0f" : "%.17g",
                  key->valuedouble);
         p->key = xstrdup(b);
     } else if (key && cJSON_IsString(key)) {
