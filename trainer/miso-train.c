@@ -439,6 +439,12 @@ int main(int argc, char **argv)
             printf("{\"loss\":%.9g,\"tokens\":%ld,\"samples\":%zu}\n", loss, nsup_all, ns);
             util_close_stdout();
         }
+        free(grad), free(decay), free(mom), free(vel);
+        if (!synthetic)
+            free(samples);
+        train_release(&tr);
+        pack_release(&pd);
+        model_release(&m);
         dist_finalize(&dist);
         return 0;
     }
@@ -586,6 +592,7 @@ int main(int argc, char **argv)
         if (ck_every && ckpt_save(out_dir, cfg, &st, m.block, mom, vel, np, &err) < 0)
             err_die(&err);
     }
+    free(syn.ids), free(syn.pos), free(syn.mask), free(syn.s);
     free(mbp), free(times), free(order), free(grad), free(decay), free(mom), free(vel);
     if (!synthetic)
         free(samples);

@@ -75,7 +75,10 @@ else bad "the loss did not fall ($first -> $last)"; fi
 
 # 5. two MPI ranks equal one process with the same global batch
 if command -v mpirun >/dev/null; then
-    mpirun --oversubscribe -np 2 miso-train "${A[@]}" --epochs 2 --steps 6 -o "$T/mpi" "$T/d.pack" >/dev/null 2>"$T/err5"; rc=$?
+    # Open MPI's dlopen'ed components leak at MPI_Finalize and are unloaded by
+    # then (LeakSanitizer shows "<unknown module>" frames, which no
+    # suppression can name): no leak checking under mpirun.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -x ASAN_OPTIONS --oversubscribe -np 2 miso-train "${A[@]}" --epochs 2 --steps 6 -o "$T/mpi" "$T/d.pack" >/dev/null 2>"$T/err5"; rc=$?
     if [ $rc -eq 0 ] && paste -d' ' <(sed 's/.*"loss":\([0-9.]*\).*/\1/' "$T/run1/train_log.jsonl") \
         <(sed 's/.*"loss":\([0-9.]*\).*/\1/' "$T/mpi/train_log.jsonl") |
         awk 'NF == 2 { n++; d = $1 - $2; if (d < 0) d = -d; if (d > 1e-4 * $1) bad = 1 } END { exit bad || n != 6 }'; then

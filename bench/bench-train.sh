@@ -1,0 +1,66 @@
+#!/bin/bash
+# bench-train.sh - miso-train speed, in one run on this machine:
+#   1. the sgemm peak (lib/matmul, OpenMP OpenBLAS, all threads);
+#   2. miso-train --synthetic tokens/s, MFU and peak memory for `small` (seq 256,
+#      batch 8) and `mid` (seq 512, batch 4) SFT, beside the same configurations
+#      in PyTorch (bench/torch_train.py: Debian's python3-torch, 2 threads, the
+#      OpenMP OpenBLAS through LD_LIBRARY_PATH = trainer-notes §3.2 variant B);
+#   3. a MISO-para step on Crab-shaped samples (one full instruction, 3-6
+#      single-constraint inputs, a bare one, a 300-token output) against plain
+#      SFT on the same samples expanded into separate sequences (tiny preset,
+#      byte tokenizer, same model and data).
+# MFU = tokens/s x FLOP/token / sgemm peak, FLOP/token = 6 N_matmul + 12 L T (H hd)
+# as in the notes.  Set BENCH_STEPS to change the number of steps (default 6).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+B=${MISO_BUILD:-build}
+OUT=bench/out/train
+mkdir -p "$OUT"
+[ -f "$B/libmiso.a" ] || make -s all || exit 1
+export PATH="$PWD/$B/bin:$PATH"
+STEPS=${BENCH_STEPS:-6}
+cc -std=c11 -O2 -D_GNU_SOURCE -fopenmp -Ilib bench/sgemm-peak.c "$B/libmiso.a" \
+    $(pkg-config --libs openblas) -lm -o "$OUT/sgemm-peak" || exit 1
+peak_line=$("$OUT/sgemm-peak")
+echo "$peak_line"
+peak=$(sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/' <<<"$peak_line")
+OMPBLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
+field() { sed -E "s/.*\"$1\":\"?([^,\"}]*).*/\1/" <<<"$2"; }
+
+for cfg in "small 256 8" "mid 512 4"; do
+    set -- $cfg
+    ours=$(miso-train --preset "$1" --synthetic --seq "$2" -b "$3" -m "$3" --steps "$STEPS" -q)
+    theirs=$(LD_LIBRARY_PATH=$OMPBLAS python3 bench/torch_train.py "$1" "$2" "$3" "$STEPS" 2 2>/dev/null)
+    o=$(field tokens_per_s "$ours"); t=$(field tokens_per_s "$theirs"); fpt=$(field flops_per_token "$ours")
+    awk -v n="$1" -v o="$o" -v t="$t" -v f="$fpt" -v p="$peak" -v mo="$(field peak_rss_mb "$ours")" \
+        -v mt="$(field peak_rss_mb "$theirs")" 'BEGIN {
+        printf "%-5s miso-train %8.1f tok/s  MFU %4.1f%%  peak RSS %s MB | pytorch %8.1f tok/s  MFU %4.1f%%  peak RSS %s MB | ratio %.2fx\n",
+            n, o, 100 * o * f / 1e9 / p, mo, t, 100 * t * f / 1e9 / p, mt, (t > 0 ? o / t : 0) }'
+done
+
+# MISO-para step vs expanded SFT on Crab-shaped samples
+python3 - "$OUT" <<'PY'
+import json, random, sys
+r = random.Random(1)
+def text(n):
+    return "".join(r.choice("abcdefghij klmnop qrstu vwxyz") for _ in range(n))
+with open(sys.argv[1] + "/para.jsonl", "w") as fp, open(sys.argv[1] + "/sft.jsonl", "w") as fs:
+    for i in range(32):
+        base = text(120)
+        cons = [text(50) for _ in range(r.randint(3, 6))]
+        inputs = [base + " " + " ".join(cons)] + [base + " " + c for c in cons] + [base]
+        out = text(300)
+        fp.write(json.dumps({"id": "p%d" % i, "mode": "para", "inputs": inputs, "output": out}) + "\n")
+        for j, x in enumerate(inputs):
+            fs.write(json.dumps({"id": "s%d-%d" % (i, j), "mode": "sft", "inputs": [x], "output": out}) + "\n")
+PY
+miso-pack -q --tokenizer byte --template plain -o "$OUT/para.pack" "$OUT/para.jsonl" || exit 1
+miso-pack -q --tokenizer byte --template plain -o "$OUT/sft.pack" "$OUT/sft.jsonl" || exit 1
+nsft=$(wc -l <"$OUT/sft.jsonl")
+bs=$(( (nsft + 3) / 4 ))
+miso-train -q --preset tiny -b 8 -m 8 --steps 4 -o "$OUT/para-run" "$OUT/para.pack" || exit 1
+miso-train -q --preset tiny -b "$bs" -m 8 --steps 4 -o "$OUT/sft-run" "$OUT/sft.pack" || exit 1
+steptime() { awk -F'[:,}]' '{ for (i = 1; i < NF; i++) { if ($i == "\"tokens\"") t = $(i+1); if ($i == "\"tokens_per_s\"") s = $(i+1) }
+    if (NR > 1) tot += t / s } END { printf "%.3f", tot / (NR - 1) }' "$1"; }
+tp=$(steptime "$OUT/para-run/train_log.jsonl"); ts=$(steptime "$OUT/sft-run/train_log.jsonl")
+awk -v a="$tp" -v b="$ts" -v n="$nsft" 'BEGIN { printf "MISO-para step (8 Crab-shaped samples): %.3f s; the same samples as %d/4 SFT sequences: %.3f s; ratio %.2f\n", a, n, b, a / b }'
