@@ -113,6 +113,7 @@ struct Tokenizer {
     size_t n_re;
     int add_prefix_space;
     Prepend spm_prepend;
+    int spm_meta;    /* Metaspace: no "▁" prepended when the segment starts with one */
     int spm_replace; /* " " -> "▁" */
     int nfc;         /* NFC normalizer (lib/tok_nfc.c) */
     int bos, eos;
@@ -706,7 +707,8 @@ static void encode_spm(const Tokenizer *t, EncWork *ew, const char *s, size_t n,
         return;
     StrBuf *sb = &ew->sb;
     sb_reset(sb);
-    if (t->spm_prepend == PREPEND_ALWAYS || (t->spm_prepend == PREPEND_FIRST && at_start))
+    if ((t->spm_prepend == PREPEND_ALWAYS || (t->spm_prepend == PREPEND_FIRST && at_start)) &&
+        !(t->spm_meta && t->spm_replace && s[0] == ' '))
         sb_adds(sb, "\xE2\x96\x81");
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ' ' && t->spm_replace)
@@ -888,7 +890,8 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_specia
         if (t->added_kind[id]) {
             if (!(skip_special && t->added_kind[id] == 1))
                 sb_add(out, t->text[id], t->text_len[id]);
-            seg_start = 1;
+            /* "first" prepends only at the text start, so only that "▁" goes */
+            seg_start = !(t->kind == TK_SPM && t->spm_prepend == PREPEND_FIRST);
             continue;
         }
         const char *s = t->text[id];
@@ -1192,6 +1195,7 @@ static int parse_pretok(Tokenizer *t, const cJSON *p, int *bytelevel, const char
             return -1;
         }
         t->spm_replace = 1;
+        t->spm_meta = 1;
         if (scheme && !strcmp(scheme, "never"))
             t->spm_prepend = PREPEND_NEVER;
         else if (scheme && !strcmp(scheme, "first"))

@@ -8,8 +8,9 @@
  *     Split regexes (PCRE2, UTF+UCP, JIT), the GPT-2 ByteLevel byte->char
  *     map, merges by rank (ignore_merges honoured);
  *   - SentencePiece-style BPE with byte fallback from a tokenizer.json
- *     (Llama-2, Mistral: normalizer Prepend "▁" + Replace " "->"▁", merges by
- *     rank, <0xXX> byte pieces for anything not in the vocabulary);
+ *     (Llama-2, Mistral: normalizer Prepend "▁" + Replace " "->"▁", or the
+ *     newer Metaspace pre-tokenizer; merges by rank, <0xXX> byte pieces for
+ *     anything not in the vocabulary);
  *   - a llama2.c tokenizer.bin (int32 max_token_length, then per token:
  *     float32 score, int32 len, len bytes), encoded with the sentencepiece
  *     score-based greedy merge that llama2.c uses;
@@ -20,7 +21,9 @@
  *
  * Invariants
  *   - A loaded Tokenizer is immutable apart from an internal pre-token cache.
- *   - decode(encode(x)) == x for valid UTF-8 x.  For the SentencePiece kinds
+ *   - decode(encode(x)) == x for valid UTF-8 x, except, as in HF, a text that
+ *     starts with a space under a Metaspace tokenizer (it gets no extra "▁",
+ *     and decode strips the first one).  For the SentencePiece kinds
  *     the "▁" the normalizer prepends to each segment (the text start and
  *     the text after each added token) is removed again on decode, so
  *     decode a whole sequence at once: decoding ids one call at a time

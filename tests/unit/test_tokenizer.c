@@ -173,6 +173,40 @@ static void test_spm(void)
     tok_free(t);
 }
 
+static void test_metaspace(void)
+{
+    Err e;
+    const char *json =
+        "{\"added_tokens\": [{\"id\": 2, \"content\": \"</s>\", \"special\": true}],"
+        " \"normalizer\": null,"
+        " \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", \"prepend_scheme\": \"first\","
+        "   \"split\": false},"
+        " \"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"<unk>\": 0, \"<s>\": 1,"
+        "   \"</s>\": 2, \"\\u2581\": 6, \"h\": 7, \"i\": 8, \"\\u2581h\": 9, \"\\u2581hi\": 10, \"hi\": 11},"
+        "   \"merges\": [\"\\u2581 h\", \"h i\", \"\\u2581h i\"]}}";
+    const char *p = write_file("meta.json", json, strlen(json));
+    Tokenizer *t = tok_load(p, &e);
+    CHECK(t != NULL, "a Metaspace (prepend_scheme first) tokenizer.json loads");
+    if (!t)
+        return;
+    IntVec v = enc(t, "hi hi", 1);
+    const int32_t w1[] = {10, 10};
+    CHECK(ids_are(&v, w1, 2), "Metaspace prepends one \u2581 at the start");
+    intvec_release(&v);
+    v = enc(t, " hi", 1);
+    const int32_t w2[] = {10};
+    CHECK(ids_are(&v, w2, 1), "Metaspace adds no \u2581 before a text that starts with a space (as HF)");
+    intvec_release(&v);
+    v = enc(t, "hi</s>hi", 1);
+    const int32_t w3[] = {10, 2, 11};
+    CHECK(ids_are(&v, w3, 3), "prepend_scheme first: nothing prepended after a special token");
+    intvec_release(&v);
+    v = enc(t, "hi</s> hi", 1);
+    CHECK_STR(dec(t, &v, 0), "hi</s> hi", "prepend_scheme first: decode keeps a real space after a special token");
+    intvec_release(&v);
+    tok_free(t);
+}
+
 static void put_tok(StrBuf *sb, float score, const char *s)
 {
     int32_t len = (int32_t)strlen(s);
@@ -273,6 +307,7 @@ int main(void)
     test_byte();
     test_bytelevel();
     test_spm();
+    test_metaspace();
     test_llama2c();
     test_nfc();
     test_errors();
