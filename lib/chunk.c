@@ -8,23 +8,78 @@
 #include "chunk.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int is_ws(unsigned char c)
+/* The code point at text[p] (valid UTF-8, the reader checked) and its
+ * length in bytes. */
+static uint32_t decode(const unsigned char *t, size_t len, size_t p, size_t *n)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    unsigned c = t[p];
+    size_t k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    if (p + k > len)
+        k = 1;
+    uint32_t cp = k == 1 ? c : k == 2 ? (c & 0x1f) : k == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t i = 1; i < k; i++)
+        cp = (cp << 6) | (t[p + i] & 0x3f);
+    *n = k;
+    return cp;
+}
+
+/* Unicode White_Space without the no-break spaces (U+00A0, U+2007, U+202F:
+ * their writer asked for no break there). */
+static int is_ws(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a && c != 0x2007) ||
+           c == 0x2028 || c == 0x2029 || c == 0x205f || c == 0x3000;
+}
+
+/* CJK punctuation after which a piece may end: 、。，！？；： (ideographic and
+ * fullwidth forms) and the fullwidth full stop. */
+static int is_cjk_punct(uint32_t c)
+{
+    return c == 0x3001 || c == 0x3002 || c == 0xff0c || c == 0xff01 || c == 0xff1f || c == 0xff1b || c == 0xff1a ||
+           c == 0xff0e || c == 0xff61;
+}
+
+/* Letters of scripts written without spaces: CJK ideographs, kana, Hangul. */
+static int is_cjk(uint32_t c)
+{
+    return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
+           (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0x20000 && c <= 0x3134f);
+}
+
+static void add_cand(ChunkCuts *cc, size_t *nc, size_t p)
+{
+    cc->cand = grow_array(cc->cand, &cc->capCand, *nc + 1, sizeof *cc->cand);
+    cc->cand[(*nc)++] = p;
 }
 
 size_t chunk_cut(ChunkCuts *cc, const char *text, size_t len, size_t k)
 {
     if (k < 1)
         k = 1;
-    size_t nc = 0;
-    for (size_t p = 1; p < len; p++) {
-        if (is_ws((unsigned char)text[p - 1]) && !is_ws((unsigned char)text[p])) {
-            cc->cand = grow_array(cc->cand, &cc->capCand, nc + 1, sizeof *cc->cand);
-            cc->cand[nc++] = p;
+    const unsigned char *t = (const unsigned char *)text;
+    size_t nc = 0, n;
+    uint32_t prev = 0;
+    for (size_t p = 0; p < len; p += n) {
+        uint32_t c = decode(t, len, p, &n);
+        if (p > 0 && !is_ws(c) && (is_ws(prev) || is_cjk_punct(prev)))
+            add_cand(cc, &nc, p);
+        prev = c;
+    }
+    if (nc + 1 < k) {
+        /* Too few breaks for k pieces: a run of CJK text may also be cut
+         * between two of its letters (never inside a Latin word or a number).
+         * Collected again in one pass so the points stay sorted. */
+        nc = 0;
+        prev = 0;
+        for (size_t p = 0; p < len; p += n) {
+            uint32_t c = decode(t, len, p, &n);
+            if (p > 0 && !is_ws(c) && (is_ws(prev) || is_cjk_punct(prev) || (is_cjk(prev) && is_cjk(c))))
+                add_cand(cc, &nc, p);
+            prev = c;
         }
     }
     if (k > nc + 1)

@@ -3,18 +3,24 @@
  * whitespace, of near-equal length, whose concatenation is the instruction
  * byte for byte (MISO-succ, DESIGN.md "succ").
  *
- * Cut points are the byte offsets p (0 < p < len) where text[p-1] is ASCII
- * whitespace and text[p] is not: a piece keeps its trailing whitespace and
- * the next one starts with a word, so cuts never split a UTF-8 sequence.
+ * Cut points are the byte offsets p (0 < p < len) where text[p] starts a
+ * character that is not whitespace and the character before it is
+ *   - whitespace: Unicode White_Space (ASCII blanks, U+0085, U+1680,
+ *     U+2000-U+200A, U+2028, U+2029, U+205F, U+3000) except the no-break
+ *     spaces U+00A0, U+2007 and U+202F, whose writer asked for no break; or
+ *   - CJK punctuation that ends a clause: U+3001 U+3002 and the fullwidth
+ *     , ! ? ; : . (U+FF0C U+FF01 U+FF1F U+FF1B U+FF1A U+FF0E U+FF61).
+ * A piece keeps its trailing whitespace or punctuation and the next one
+ * starts with a word; cuts fall on character boundaries, never inside a
+ * UTF-8 sequence.  Fallback: a text with fewer than k-1 such points may
+ * also be cut between two adjacent CJK letters (ideographs, kana, Hangul),
+ * so Chinese or Japanese written without spaces is still cut into k pieces;
+ * a Latin word or a number is never split.
  * Cut j of k aims at j*len/k and takes the nearest cut point that keeps the
  * cuts increasing with room for the remaining ones (ties go to the earlier
  * point).  A text with fewer than k-1 cut points gets as many pieces as it
- * has points + 1 (a text without whitespace stays whole): chunk_cut returns
+ * has points + 1 (a text without any stays whole): chunk_cut returns
  * the number of pieces actually made.
- *
- * NEEDSWORK: only ASCII whitespace counts, so text written without spaces
- * (Chinese, Japanese) is cut only at its newlines; cutting after CJK
- * sentence punctuation would need a rule of its own.
  *
  * k is drawn by chunk_draw_k from a probability table (k = 1..n, the
  * default 0.55/0.15/0.15/0.15); chunk_parse_probs reads "--probs" text.

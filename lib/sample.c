@@ -295,6 +295,53 @@ static void raw_value(StrBuf *out, RawCursor *rc, const cJSON *e, int want)
         json_add_value(out, e);
 }
 
+/* Does the JSON text t[b..e) hold a \u0000 escape inside a string? */
+static int raw_has_nul(const char *t, size_t b, size_t e)
+{
+    int instr = 0;
+    for (size_t i = b; i < e; i++) {
+        if (!instr) {
+            instr = t[i] == '"';
+        } else if (t[i] == '"') {
+            instr = 0;
+        } else if (t[i] == '\\') {
+            if (i + 5 < e && t[i + 1] == 'u' && !memcmp(t + i + 2, "0000", 4))
+                return 1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+const char *sample_raw_nul(const char *raw, size_t len, const cJSON *rec, const char *const *keys, size_t nkeys,
+                           const char *const *keys2, size_t nkeys2)
+{
+    size_t pos = 0, kb, ke, vb, ve;
+    for (const cJSON *e = rec ? rec->child : NULL; e && raw; e = e->next) {
+        if (!raw_member(raw, len, &pos, &kb, &ke, &vb, &ve))
+            return NULL;
+        if (!e->string)
+            continue;
+        int used = !strcmp(e->string, "id");
+        for (size_t i = 0; !used && i < nkeys; i++)
+            used = !strcmp(e->string, keys[i]);
+        for (size_t i = 0; !used && i < nkeys2; i++)
+            used = !strcmp(e->string, keys2[i]);
+        if (used && raw_has_nul(raw, vb, ve))
+            return e->string;
+    }
+    return NULL;
+}
+
+const char *sample_dup_key(const cJSON *rec)
+{
+    for (const cJSON *e = rec ? rec->child : NULL; e; e = e->next)
+        for (const cJSON *f = e->next; f && e->string; f = f->next)
+            if (f->string && !strcmp(e->string, f->string))
+                return e->string;
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- Conv */
 
 void conv_init(Conv *c)

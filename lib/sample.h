@@ -156,6 +156,17 @@ void sample_meta_strs(Sample *s, const char *key, const char *const *texts, cons
 size_t sample_raw_mark(const JsonlReader *r);
 void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len);
 
+/* cJSON cuts a string at an escaped NUL, so a field the tools read must not
+ * hold one: the name of the first member of rec that is "id" or in keys or
+ * keys2 and whose value text (raw, len) holds a "\u0000" escape, or NULL.
+ * (Pass-through fields may hold one: they are copied as text.) */
+const char *sample_raw_nul(const char *raw, size_t len, const cJSON *rec, const char *const *keys, size_t nkeys,
+                           const char *const *keys2, size_t nkeys2);
+
+/* The first top-level key that rec holds twice, or NULL.  The tools refuse
+ * such records: cJSON would read the first value, Python's json the last. */
+const char *sample_dup_key(const cJSON *rec);
+
 /* Write s as one JSON line.  scratch is a reusable buffer.  0, or -1 if the
  * stream failed. */
 int sample_write(FILE *f, const Sample *s, StrBuf *scratch);

@@ -342,6 +342,19 @@ int main(int argc, char **argv)
                 cJSON_Delete(rec);
                 rc = -1;
             }
+            const char *nul;
+            if (rc > 0 && (nul = sample_dup_key(rec))) {
+                err_set(&err, r.path, r.line, "duplicate key '%s'", nul);
+                cJSON_Delete(rec);
+                rc = -1;
+            }
+            if (rc > 0 && sp.c.kind != CRAB_REVERSE &&
+                (nul = sample_raw_nul(sp.raw, sp.raw_len, rec, sp.c.conv.consumed, sp.c.conv.nConsumed, sp.c.consumed,
+                                      sp.c.nConsumed))) {
+                err_set(&err, r.path, r.line, "field '%s' contains a NUL character (\\u0000), not supported", nul);
+                cJSON_Delete(rec);
+                rc = -1;
+            }
             if (rc < 0) {
                 if (!o.skip_bad)
                     err_die(&err);

@@ -142,6 +142,17 @@ int main(int argc, char **argv)
                 cJSON_Delete(rec);
                 rc = -1;
             }
+            const char *nul;
+            if (rc > 0 && (nul = sample_dup_key(rec))) {
+                err_set(&err, r.path, r.line, "duplicate key '%s'", nul);
+                cJSON_Delete(rec);
+                rc = -1;
+            }
+            if (rc > 0 && (nul = sample_raw_nul(raw, raw_len, rec, c.consumed, c.nConsumed, NULL, 0))) {
+                err_set(&err, r.path, r.line, "field '%s' contains a NUL character (\\u0000), not supported", nul);
+                cJSON_Delete(rec);
+                rc = -1;
+            }
             if (rc < 0) {
                 if (!skip_bad)
                     err_die(&err);
