@@ -2,9 +2,11 @@
  * ifeval.h - the IFEval instruction checks, exactly as the official
  * google-research scorer (instruction_following_eval/, newest code) computes
  * them: the registry of the 25 instruction ids with their kwargs, the checks,
- * strict and loose scoring (the eight response variants), matching responses
- * to prompts, aggregation and the official report
- * (reference/ifeval-spec.md is the specification, quirks included).
+ * strict and loose scoring (the eight response variants), --explain reasons,
+ * the official result lines, aggregation, the official report and the
+ * summary (reference/ifeval-spec.md is the specification, quirks included).
+ * Python's str/re/json behaviour comes from ifeval_pystr.h; matching
+ * responses to prompts is the program's job (eval/ifeval-score.c).
  *
  * Invariants
  *   - An IfevalPrompt is parsed and validated once (kwargs checked, regexes
