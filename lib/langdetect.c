@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,9 +483,13 @@ LangDetector *langdetect_load(const char *dir, Err *err)
 const LangDetector *langdetect_default(Err *err)
 {
     static LangDetector *cached;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     if (!cached)
         cached = langdetect_load(util_datapath("langdetect/profiles"), err);
-    return cached;
+    LangDetector *d = cached;
+    pthread_mutex_unlock(&lock);
+    return d;
 }
 
 void langdetect_free(LangDetector *d)

@@ -40,7 +40,7 @@
 typedef struct LangDetector LangDetector;
 
 LangDetector *langdetect_load(const char *profiles_dir, Err *err);
-const LangDetector *langdetect_default(Err *err);       /* shipped profiles, loaded once, cached */
+const LangDetector *langdetect_default(Err *err);       /* shipped profiles, loaded once, cached (any thread) */
 void langdetect_free(LangDetector *d);
 /* langdetect.detect(text) with DetectorFactory.seed = seed (default use: 0): the language code ("en", "zh-cn", ...)
    as a static string, or NULL where langdetect raises LangDetectException (no features). */

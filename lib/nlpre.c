@@ -6,6 +6,7 @@
 
 #include <locale.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
@@ -222,15 +223,25 @@ size_t nlpre_cplen(const char *s, size_t n)
     return c;
 }
 
+/* Process-wide, created once (pthread_once): the C.UTF-8 case tables and
+ * the first-letter case pattern. */
+static pthread_once_t statics_once = PTHREAD_ONCE_INIT;
+static locale_t utf8_loc;
+static NlpRegex *case_re;
+
+static void statics_init(void)
+{
+    utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!utf8_loc)
+        utf8_loc = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
+    Err e;
+    case_re = nlpre_compile("(\\p{Uppercase})|(\\p{Lowercase})", NLPRE_ANCHORED, &e);
+}
+
 static locale_t utf8_locale(void)
 {
-    static locale_t loc;
-    if (!loc) {
-        loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-        if (!loc)
-            loc = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
-    }
-    return loc;
+    pthread_once(&statics_once, statics_init);
+    return utf8_loc;
 }
 
 void nlpre_lower(const char *s, size_t n, StrBuf *out)
@@ -279,13 +290,10 @@ int nlpre_first_case(const char *s, size_t n)
     unsigned char c = (unsigned char)s[0];
     if (c < 0x80)
         return c >= 'A' && c <= 'Z' ? NLPRE_UPPER : c >= 'a' && c <= 'z' ? NLPRE_LOWER : NLPRE_NONE;
-    static NlpRegex *re;
-    if (!re) {
-        Err e;
-        re = nlpre_compile("(\\p{Uppercase})|(\\p{Lowercase})", NLPRE_ANCHORED, &e);
-        if (!re)
-            return NLPRE_NONE;
-    }
+    pthread_once(&statics_once, statics_init);
+    const NlpRegex *re = case_re;
+    if (!re)
+        return NLPRE_NONE;
     NlpMatch *md = nlpre_match_tls();
     if (nlpre_match(re, s, n, 0, md) > 0)
         return nlpre_group_set(md, 1) ? NLPRE_UPPER : NLPRE_LOWER;

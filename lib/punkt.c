@@ -6,6 +6,7 @@
 #include "nlpre.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,9 +246,13 @@ PunktModel *punkt_load(const char *dir, Err *err)
 const PunktModel *punkt_english(Err *err)
 {
     static PunktModel *cached;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     if (!cached)
         cached = punkt_load(util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english"), err);
-    return cached;
+    PunktModel *m = cached;
+    pthread_mutex_unlock(&lock);
+    return m;
 }
 
 void punkt_free(PunktModel *m)

@@ -48,7 +48,7 @@ typedef struct { size_t start, end; } Span;            /* byte offsets [start, e
 /* dir holding abbrev_types.txt, collocations.tab, ortho_context.tab, sent_starters.txt */
 PunktModel *punkt_load(const char *dir, Err *err);
 /* The shipped English model (util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english")),
- * loaded once and cached (not thread-safe on first call). */
+ * loaded once and cached; safe to call from any thread (a mutex guards the first load). */
 const PunktModel *punkt_english(Err *err);
 void punkt_free(PunktModel *m);
 

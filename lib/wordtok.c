@@ -5,6 +5,7 @@
 #include "wordtok.h"
 #include "nlpre.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,18 +73,23 @@ static const Rule rules[] = {
 
 static NlpRegex *compiled[NRULES];
 static int compiled_ok;
+static pthread_once_t compiled_once = PTHREAD_ONCE_INIT;
 
-static int compile_rules(void)
+static void compile_once(void)
 {
-    if (compiled_ok)
-        return 1;
     for (size_t i = 0; i < NRULES; i++) {
         Err err;
-        if (rules[i].pat && !compiled[i] && !(compiled[i] = nlpre_compile(rules[i].pat, rules[i].flags, &err)))
-            return 0;
+        if (rules[i].pat && !(compiled[i] = nlpre_compile(rules[i].pat, rules[i].flags, &err)))
+            return;
     }
     compiled_ok = 1;
-    return 1;
+}
+
+/* The rules are compiled once per process, whichever thread comes first. */
+static int compile_rules(void)
+{
+    pthread_once(&compiled_once, compile_once);
+    return compiled_ok;
 }
 
 /* Offset of the code point before byte offset i (0 stays 0). */

@@ -6,8 +6,8 @@
  * contractions) on each sentence.
  *
  * Invariants
- *   - Pure function of (model, text); regexes are compiled once (first call,
- *     not thread-safe) and shared read-only afterwards.
+ *   - Pure function of (model, text); regexes are compiled once per process
+ *     (pthread_once) and shared read-only, so any thread may call it.
  *
  * Ownership
  *   - *tokens is a malloc'd array of malloc'd NUL-terminated strings; free it

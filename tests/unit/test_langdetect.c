@@ -86,6 +86,19 @@ int main(int argc, char **argv)
     if (argc > 2 && !strcmp(argv[1], "--bench"))
         return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
     Err err;
+    /* First use from several threads at once: one load, the same answers. */
+    const char *par[8] = {0};
+#pragma omp parallel for num_threads(8)
+    for (int i = 0; i < 8; i++) {
+        Err e;
+        const LangDetector *pd = langdetect_default(&e);
+        par[i] = pd ? langdetect_detect(pd, "Ärger über Öl. Straße!", strlen("Ärger über Öl. Straße!"), 0) : NULL;
+    }
+    int same = par[0] != NULL;
+    for (int i = 1; i < 8; i++)
+        same &= par[i] == par[0];
+    CHECK(same, "gives the same answer when first used from 8 threads at once");
+    CHECK_STR(par[0], "de", "detects German with umlauts and sharp s (Python: de)");
     const LangDetector *d = langdetect_default(&err);
     CHECK(d != NULL, "loads the shipped profiles");
     if (!d)

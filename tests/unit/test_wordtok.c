@@ -124,6 +124,33 @@ int main(int argc, char **argv)
         return dump();
     if (argc > 2 && !strcmp(argv[1], "--bench"))
         return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
+    /* First use from several threads at once (rules compiled once, model
+     * loaded once): every thread gets the serial answer. */
+    static const char par_text[] = "\xc3\x89T\xc3\x89 DON'T. \xc3\x9c" "ber \"alles\" -- CANNOT!";
+    char *par[8] = {0};
+#pragma omp parallel for num_threads(8)
+    for (int i = 0; i < 8; i++) {
+        Err e;
+        const PunktModel *pm = punkt_english(&e);
+        char **t;
+        size_t k = pm ? wordtok_tokenize(pm, par_text, strlen(par_text), &t) : 0;
+        StrBuf sb = SB_INIT;
+        for (size_t j = 0; j < k; j++)
+            sb_addf(&sb, "%s%s", j ? "|" : "", t[j]);
+        if (pm)
+            wordtok_free(t, k);
+        par[i] = sb_detach(&sb, NULL);
+    }
+    char *serial = toks(par_text);
+    int same = 1;
+    for (int i = 0; i < 8; i++) {
+        same &= !strcmp(par[i], serial);
+        free(par[i]);
+    }
+    CHECK(same, "gives the serial tokens when first used from 8 threads at once");
+    CHECK_STR(serial, "\xc3\x89T\xc3\x89|DO|N'T|.|\xc3\x9c" "ber|``|alles|''|--|CAN|NOT|!",
+              "tokenizes non-ASCII capitals, quotes, dashes and contractions");
+    free(serial);
     /* Expected values are nltk 3.8's word_tokenize output. */
     TOKS("DON'T STOP.", "DO|N'T|STOP|.", "splits n't off and the final period");
     TOKS("I CANNOT, GONNA go.", "I|CAN|NOT|,|GON|NA|go|.", "splits cannot and gonna");
