@@ -292,7 +292,25 @@ static int config_parse(ModelConfig *c, const char *text, size_t len, const char
     long v, nh;
     double x;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "model_type");
-    const char *arch = cJSON_IsString(mt) ? mt->valuestring : "llama";
+    const char *arch = cJSON_IsString(mt) ? mt->valuestring : NULL;
+    if (!arch) { /* some exports carry only "architectures" */
+        const cJSON *ar = cJSON_GetObjectItemCaseSensitive(o, "architectures");
+        const cJSON *a0 = cJSON_IsArray(ar) ? cJSON_GetArrayItem(ar, 0) : NULL;
+        static const char *const known[][2] = {{"LlamaForCausalLM", "llama"}, {"MistralForCausalLM", "mistral"},
+                                               {"Qwen2ForCausalLM", "qwen2"}};
+        if (cJSON_IsString(a0)) {
+            for (size_t i = 0; i < sizeof known / sizeof known[0] && !arch; i++)
+                if (!strcmp(a0->valuestring, known[i][0]))
+                    arch = known[i][1];
+            if (!arch) {
+                err_set(err, keep_path(path), 0,
+                        "architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
+                        a0->valuestring);
+                goto out;
+            }
+        } else
+            arch = "llama";
+    }
     if (strcmp(arch, "llama") && strcmp(arch, "mistral") && strcmp(arch, "qwen2")) {
         err_set(err, keep_path(path), 0, "model_type '%s' is not supported (llama, mistral, qwen2)", arch);
         goto out;
@@ -327,7 +345,19 @@ static int config_parse(ModelConfig *c, const char *text, size_t len, const char
     if (json_int(o, "max_position_embeddings", 2048, &v, path, err) < 0)
         goto out;
     c->max_seq_len = (int)v;
-    if (json_num(o, "rope_theta", 10000.0, &x, path, err) < 0)
+    /* transformers 5 moves rope_theta and the scaling into "rope_parameters" */
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs))
+        rs = cJSON_GetObjectItemCaseSensitive(o, "rope_parameters");
+    if (rs && !cJSON_IsNull(rs) && !cJSON_IsObject(rs)) {
+        err_set(err, keep_path(path), 0, "rope_scaling must be an object or null");
+        goto out;
+    }
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(o, "rope_theta");
+    if ((!th || cJSON_IsNull(th)) && rs && cJSON_GetObjectItemCaseSensitive(rs, "rope_theta")) {
+        if (json_num(rs, "rope_theta", 10000.0, &x, path, err) < 0)
+            goto out;
+    } else if (json_num(o, "rope_theta", 10000.0, &x, path, err) < 0)
         goto out;
     c->rope_theta = (float)x;
     if (json_num(o, "rms_norm_eps", 1e-6, &x, path, err) < 0)
@@ -349,17 +379,18 @@ static int config_parse(ModelConfig *c, const char *text, size_t len, const char
     if (json_int(o, "eos_token_id", -1, &v, path, err) < 0)
         goto out;
     c->eos_id = (int)v;
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
     if (rs && !cJSON_IsNull(rs)) {
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
         if (!cJSON_IsString(ty))
             ty = cJSON_GetObjectItemCaseSensitive(rs, "type");
-        if (!cJSON_IsString(ty) || (strcmp(ty->valuestring, "llama3") && strcmp(ty->valuestring, "default"))) {
-            err_set(err, keep_path(path), 0, "rope_scaling type '%s' is not supported (llama3)",
-                    cJSON_IsString(ty) ? ty->valuestring : "?");
+        int plain = !ty && !cJSON_GetObjectItemCaseSensitive(rs, "factor"); /* {"rope_theta": ...} only */
+        if (!plain &&
+            (!cJSON_IsString(ty) || (strcmp(ty->valuestring, "llama3") && strcmp(ty->valuestring, "default")))) {
+            err_set(err, keep_path(path), 0, "rope_scaling type '%s' is not supported (only llama3 and default; "
+                    "the model would generate wrongly without it)", cJSON_IsString(ty) ? ty->valuestring : "?");
             goto out;
         }
-        if (!strcmp(ty->valuestring, "llama3")) {
+        if (!plain && !strcmp(ty->valuestring, "llama3")) {
             double f, lo, hi;
             long om;
             if (json_num(rs, "factor", 8, &f, path, err) < 0 || json_num(rs, "low_freq_factor", 1, &lo, path, err) < 0 ||
@@ -373,6 +404,17 @@ static int config_parse(ModelConfig *c, const char *text, size_t len, const char
             c->rope_factor = (float)f, c->rope_low_freq = (float)lo, c->rope_high_freq = (float)hi;
             c->rope_orig_max = (int)om;
         }
+    }
+    /* Sliding-window attention (Mistral; Qwen2 when use_sliding_window): up
+     * to the window it is ordinary causal attention, so the context is
+     * capped at the window and the forward pass stays exact. */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(o, "sliding_window");
+    const cJSON *usw = cJSON_GetObjectItemCaseSensitive(o, "use_sliding_window");
+    if (cJSON_IsNumber(sw) && (!strcmp(arch, "mistral") || cJSON_IsTrue(usw))) {
+        if (json_int(o, "sliding_window", 0, &v, path, err) < 0)
+            goto out;
+        if (v > 0 && v < c->max_seq_len)
+            c->max_seq_len = (int)v;
     }
     const cJSON *tk = cJSON_GetObjectItemCaseSensitive(o, "miso_tokenizer");
     if (cJSON_IsString(tk))
@@ -438,8 +480,11 @@ static int load_hf(Model *m, const char *dir, Err *err)
                 snprintf(name, sizeof name, d[i].hf, l);
                 const StFile *f;
                 const StTensor *t = st_set_find(&s, name, &f);
+                if (!t && !strncmp(name, "model.", 6)) /* exports without the "model." prefix */
+                    t = st_set_find(&s, name + 6, &f);
                 if (!t) {
-                    err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'", name);
+                    err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'%s", name,
+                            i == 14 ? " (config.json does not say \"tie_word_embeddings\": true)" : "");
                     goto out;
                 }
                 int want_nd = d[i].cols ? 2 : 1;
@@ -603,6 +648,48 @@ int model_load(Model *m, const char *path, Err *err)
     return load_llama2c(m, path, err);
 }
 
+static int add_eos(const cJSON *v, int *ids, int n, int max)
+{
+    if (cJSON_IsArray(v)) {
+        for (const cJSON *e = v->child; e; e = e->next)
+            n = add_eos(e, ids, n, max);
+        return n;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 || v->valuedouble != floor(v->valuedouble))
+        return n;
+    int id = (int)v->valuedouble;
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id)
+            return n;
+    if (n < max)
+        ids[n++] = id;
+    return n;
+}
+
+int model_eos_ids(const char *path, int *ids, int max)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    static const char *const files[] = {"config.json", "generation_config.json"};
+    int n = 0;
+    for (int k = 0; k < 2; k++) {
+        StrBuf p = SB_INIT;
+        sb_addf(&p, "%s/%s", path, files[k]);
+        size_t len;
+        char *text = slurp(p.buf, &len);
+        sb_release(&p);
+        if (!text)
+            continue;
+        cJSON *o = cJSON_ParseWithLength(text, len);
+        free(text);
+        if (cJSON_IsObject(o))
+            n = add_eos(cJSON_GetObjectItemCaseSensitive(o, "eos_token_id"), ids, n, max);
+        cJSON_Delete(o);
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Saving                                                                    */
 
@@ -673,17 +760,19 @@ int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
     sb_addf(&j, "  \"initializer_range\": 0.02,\n  \"use_cache\": true,\n  \"torch_dtype\": \"%s\"\n}\n",
             dtype == MODEL_SAVE_BF16 ? "bfloat16" : "float32");
 
+    /* Whole or nothing: both files are written to temporaries in dir first;
+     * the weights are renamed into place, then the config, so config.json
+     * never appears (or changes) unless its weights were written. */
     StrBuf p = SB_INIT;
-    int rc = -1;
+    int rc = -1, have_cfg = 0;
     StWriteTensor *t = NULL;
     sb_addf(&p, "%s/config.json", dir);
-    OutFile of;
+    OutFile of, ow;
     FILE *fp = ofile_open(&of, p.buf, err);
     if (!fp)
         goto out;
+    have_cfg = 1;
     fwrite(j.buf, 1, j.len, fp);
-    if (ofile_commit(&of, err) < 0)
-        goto out;
 
     TensorDesc d[MODEL_NTENSORS];
     tensor_descs(c, &m->w, d);
@@ -705,10 +794,17 @@ int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
     }
     sb_reset(&p);
     sb_addf(&p, "%s/model.safetensors", dir);
-    rc = st_write(p.buf, t, nt, dtype == MODEL_SAVE_BF16 ? ST_BF16 : ST_F32, err);
+    if (st_write_uncommitted(&ow, p.buf, t, nt, dtype == MODEL_SAVE_BF16 ? ST_BF16 : ST_F32, err) == 0) {
+        if (ofile_commit(&ow, err) == 0) {
+            have_cfg = 0;
+            rc = ofile_commit(&of, err);
+        }
+    }
     for (size_t i = 0; i < nt; i++)
         free((char *)t[i].name);
 out:
+    if (have_cfg)
+        ofile_abort(&of);
     free(t);
     sb_release(&p);
     sb_release(&j);

@@ -112,8 +112,20 @@ void model_init_random(Model *m, const ModelConfig *cfg, uint64_t seed);
 /* path is a Hugging Face directory (config.json + model.safetensors or a
  * sharded index) or a llama2.c .bin checkpoint. */
 int model_load(Model *m, const char *path, Err *err);
-/* Write dir/config.json and dir/model.safetensors (atomically). */
+/* Write dir/config.json and dir/model.safetensors, whole or nothing: both
+ * go to temporaries in dir, the weights are renamed into place first and the
+ * config last, so a failed save leaves no new config.json (and an existing
+ * directory's files untouched).  dir is created if missing (its parent must
+ * exist).  The loader prefers model.safetensors over a shard index, so
+ * saving over a sharded directory is read back as saved. */
 int model_save_hf(const Model *m, const char *dir, int dtype, Err *err);
 void model_release(Model *m);
+/* The end-of-sequence ids generation stops at: every eos_token_id of
+ * path/config.json and path/generation_config.json (each an integer or a
+ * list, as Llama 3 Instruct's [128001, 128008, 128009]), duplicates removed,
+ * at most max.  Returns how many were stored; 0 when path is not a directory
+ * or names none.  Unreadable or malformed files count as naming none (the
+ * loader reports config.json's problems). */
+int model_eos_ids(const char *path, int *ids, int max);
 
 #endif

@@ -391,9 +391,13 @@ int st_set_open(StSet *s, const char *dir, Err *err)
 {
     memset(s, 0, sizeof *s);
     StrBuf p = SB_INIT;
+    sb_addf(&p, "%s/model.safetensors", dir);
+    struct stat single;
+    int have_single = stat(p.buf, &single) == 0;
+    sb_reset(&p);
     sb_addf(&p, "%s/model.safetensors.index.json", dir);
-    size_t len;
-    char *idx = read_small_file(p.buf, &len);
+    size_t len = 0;
+    char *idx = have_single ? NULL : read_small_file(p.buf, &len);
     if (!idx) {
         sb_reset(&p);
         sb_addf(&p, "%s/model.safetensors", dir);
@@ -483,7 +487,7 @@ static int cmp_wname(const void *a, const void *b)
     return strcmp((*(const StWriteTensor *const *)a)->name, (*(const StWriteTensor *const *)b)->name);
 }
 
-int st_write(const char *path, const StWriteTensor *t, size_t n, int dtype, Err *err)
+int st_write_uncommitted(OutFile *of, const char *path, const StWriteTensor *t, size_t n, int dtype, Err *err)
 {
     int es = dtype == ST_BF16 ? 2 : 4;
     const StWriteTensor **order = xmalloc(size_mul(n ? n : 1, sizeof *order));
@@ -507,8 +511,7 @@ int st_write(const char *path, const StWriteTensor *t, size_t n, int dtype, Err 
     sb_addc(&h, '}');
     while ((8 + h.len) % 8)
         sb_addc(&h, ' ');
-    OutFile of;
-    FILE *fp = ofile_open(&of, path, err);
+    FILE *fp = ofile_open(of, path, err);
     if (!fp) {
         sb_release(&h);
         free(order);
@@ -537,5 +540,13 @@ int st_write(const char *path, const StWriteTensor *t, size_t n, int dtype, Err 
     }
     sb_release(&h);
     free(order);
+    return 0;
+}
+
+int st_write(const char *path, const StWriteTensor *t, size_t n, int dtype, Err *err)
+{
+    OutFile of;
+    if (st_write_uncommitted(&of, path, t, n, dtype, err) < 0)
+        return -1;
     return ofile_commit(&of, err);
 }

@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ofile.h"
 #include "util.h"
 
 enum { ST_F64, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL, ST_F8_E4M3, ST_F8_E5M2,
@@ -75,9 +76,11 @@ const char *st_dtype_name(int dtype);
  * F32/BF16/F16. */
 int st_read_f32(const StFile *f, const StTensor *t, float *out, Err *err);
 
-/* A model's weights: dir/model.safetensors, or the shards named by
- * dir/model.safetensors.index.json (every shard validated; a tensor the
- * index maps to a shard that lacks it is an error). */
+/* A model's weights: dir/model.safetensors when it exists (transformers
+ * prefers it too, so a model saved over a sharded directory loads the new
+ * weights), else the shards named by dir/model.safetensors.index.json (every
+ * shard validated; a tensor the index maps to a shard that lacks it is an
+ * error; keys other than "weight_map", such as "metadata", are ignored). */
 typedef struct {
     StFile *files;
     size_t nfiles;
@@ -98,6 +101,10 @@ typedef struct {
 } StWriteTensor;
 
 int st_write(const char *path, const StWriteTensor *t, size_t n, int dtype, Err *err);
+/* The same, but the file is left written and uncommitted in *of: the caller
+ * calls ofile_commit (or ofile_abort), so several files can appear together
+ * (model_save_hf).  On -1 nothing is left behind. */
+int st_write_uncommitted(OutFile *of, const char *path, const StWriteTensor *t, size_t n, int dtype, Err *err);
 
 /* BF16 <-> F32 helpers (round to nearest even; NaN stays NaN). */
 uint16_t st_f32_to_bf16(float f);

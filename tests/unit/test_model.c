@@ -5,6 +5,7 @@
  * layout kept right in both directions (llama2.c .bin -> HF dir -> load ->
  * bit-identical logits), and clear errors for broken model directories.
  */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -377,6 +378,211 @@ static void test_llama2c_v1(void)
     free(raw);
 }
 
+
+/* Merge patch (a JSON object) into d/config.json; a value "__delete__"
+ * removes the key. */
+static void edit_config(const char *d, const char *patch)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/config.json", d);
+    FILE *f = fopen(p, "r");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    cJSON *o = cJSON_Parse(buf), *pt = cJSON_Parse(patch);
+    for (cJSON *v = pt->child; v; v = v->next) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, v->string);
+        if (!(cJSON_IsString(v) && !strcmp(v->valuestring, "__delete__")))
+            cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, 1));
+    }
+    char *out = cJSON_Print(o);
+    write_file(p, out);
+    free(out);
+    cJSON_Delete(o);
+    cJSON_Delete(pt);
+}
+
+/* Save m into a fresh directory tmp(name) and return its path. */
+static const char *fresh(const Model *m, const char *name)
+{
+    static char d[600];
+    Err e;
+    snprintf(d, sizeof d, "%s", tmp(name));
+    if (model_save_hf(m, d, MODEL_SAVE_F32, &e) < 0)
+        printf("    (setup) save failed: %s\n", e.msg);
+    return d;
+}
+
+static int loads_same(const char *d, const Model *want, Model *got)
+{
+    Err e;
+    if (model_load(got, d, &e) < 0) {
+        printf("    load failed: %s\n", e.msg);
+        return 0;
+    }
+    return got->nparams == want->nparams && !memcmp(got->block, want->block, want->nparams * sizeof(float));
+}
+
+/* Rewrite d/model.safetensors with every name passed through strip (drop a
+ * leading "model.") and, when shard is set, as a one-shard sharded set
+ * whose index carries extra metadata. */
+static void rewrite_weights(const char *d, int strip, int shard)
+{
+    char stp[700], out[700];
+    Err e;
+    snprintf(stp, sizeof stp, "%s/model.safetensors", d);
+    StFile sf;
+    st_open(&sf, stp, &e);
+    StWriteTensor *t = xcalloc(sf.n, sizeof *t);
+    float **bufs = xcalloc(sf.n, sizeof *bufs);
+    StrBuf idx = SB_INIT;
+    sb_adds(&idx, "{\"metadata\": {\"total_size\": 1, \"format\": \"pt\"}, \"weight_map\": {");
+    for (size_t i = 0; i < sf.n; i++) {
+        const char *nm = sf.t[i].name;
+        if (strip && !strncmp(nm, "model.", 6))
+            nm += 6;
+        t[i].name = nm;
+        t[i].ndim = sf.t[i].ndim;
+        memcpy(t[i].shape, sf.t[i].shape, sizeof t[i].shape);
+        bufs[i] = xmalloc(st_numel(&sf.t[i]) * sizeof(float) + 1);
+        st_read_f32(&sf, &sf.t[i], bufs[i], &e);
+        t[i].data = bufs[i];
+        sb_addf(&idx, "%s\"%s\": \"model-00001-of-00001.safetensors\"", i ? ", " : "", nm);
+    }
+    sb_adds(&idx, "}}");
+    snprintf(out, sizeof out, "%s/%s", d, shard ? "model-00001-of-00001.safetensors" : "model.safetensors");
+    st_write(out, t, sf.n, ST_F32, &e);
+    if (shard) {
+        unlink(stp);
+        snprintf(out, sizeof out, "%s/model.safetensors.index.json", d);
+        write_file(out, idx.buf);
+    }
+    for (size_t i = 0; i < sf.n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(t);
+    sb_release(&idx);
+    st_close(&sf);
+}
+
+static void test_hf_variants(void)
+{
+    Model m, x;
+    Err e;
+    ModelConfig c;
+    model_preset(&c, "tiny");
+    c.n_layers = 1, c.vocab_size = 32, c.dim = 32, c.hidden_dim = 64, c.tied = 0, c.n_kv_heads = 4;
+    c.head_dim = 8, c.tokenizer[0] = 0;
+    model_init_random(&m, &c, 5);
+    const char *d;
+
+    /* whole or nothing */
+    d = tmp("savefail");
+    mkdir(d, 0777);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/model.safetensors", d);
+    mkdir(sub, 0777); /* the weights cannot be renamed into place */
+    int rc = model_save_hf(&m, d, MODEL_SAVE_F32, &e);
+    snprintf(sub, sizeof sub, "%s/config.json", d);
+    CHECK(rc < 0 && access(sub, F_OK) != 0, "a failed save leaves no config.json behind (%s)", rc < 0 ? e.msg : "saved");
+    {
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c tmp", d);
+        FILE *pp = popen(cmd, "r");
+        int k = -1;
+        if (pp && fscanf(pp, "%d", &k) != 1)
+            k = -1;
+        if (pp)
+            pclose(pp);
+        CHECK(k == 0, "a failed save leaves no temporary files (%d)", k);
+    }
+
+    d = fresh(&m, "plain");
+    CHECK(loads_same(d, &m, &x), "(setup) an untied llama directory round-trips");
+    model_release(&x);
+
+    /* a stale shard index does not shadow the saved weights */
+    snprintf(sub, sizeof sub, "%s/model.safetensors.index.json", d);
+    write_file(sub, "{\"weight_map\": {\"model.norm.weight\": \"gone.safetensors\"}}");
+    CHECK(loads_same(d, &m, &x), "model.safetensors is preferred over a shard index, as transformers does");
+    model_release(&x);
+    unlink(sub);
+
+    d = fresh(&m, "noprefix");
+    rewrite_weights(d, 1, 0);
+    CHECK(loads_same(d, &m, &x), "loads tensors stored without the 'model.' prefix");
+    model_release(&x);
+
+    d = fresh(&m, "sharded-meta");
+    rewrite_weights(d, 0, 1);
+    CHECK(loads_same(d, &m, &x), "loads a shard index carrying extra metadata");
+    model_release(&x);
+
+    d = fresh(&m, "fields");
+    edit_config(d, "{\"model_type\": \"__delete__\", \"architectures\": [\"LlamaForCausalLM\"], \"torch_dtype\": "
+                   "\"bfloat16\", \"rope_scaling\": null, \"head_dim\": null, \"num_key_value_heads\": \"__delete__\", "
+                   "\"tie_word_embeddings\": \"__delete__\", \"eos_token_id\": [5, 7, 9], \"sliding_window\": null, "
+                   "\"max_window_layers\": 28, \"bos_token_id\": null}");
+    rc = loads_same(d, &m, &x);
+    CHECK(rc && !strcmp(x.cfg.arch, "llama") && x.cfg.n_kv_heads == 4 && x.cfg.head_dim == 8 && !x.cfg.tied &&
+              x.cfg.eos_id == 5 && x.cfg.bos_id == -1 && x.cfg.max_seq_len == c.max_seq_len,
+          "reads a real-world config: architectures only, torch_dtype, null rope_scaling/head_dim/sliding_window, "
+          "absent num_key_value_heads and tie_word_embeddings, eos list");
+    model_release(&x);
+    int ids[8];
+    snprintf(sub, sizeof sub, "%s/generation_config.json", d);
+    write_file(sub, "{\"eos_token_id\": [9, 11], \"bos_token_id\": 1}");
+    int n = model_eos_ids(d, ids, 8);
+    CHECK(n == 4 && ids[0] == 5 && ids[1] == 7 && ids[2] == 9 && ids[3] == 11,
+          "model_eos_ids gathers every eos id of config.json and generation_config.json (%d)", n);
+    CHECK(model_eos_ids(tmp("nowhere"), ids, 8) == 0, "model_eos_ids of a missing directory is empty");
+
+    edit_config(d, "{\"rope_theta\": \"__delete__\", \"rope_parameters\": {\"rope_type\": \"default\", "
+                   "\"rope_theta\": 500000.0}}");
+    rc = model_load(&x, d, &e);
+    CHECK(rc == 0 && x.cfg.rope_theta == 500000.0f, "reads rope_theta from transformers 5's rope_parameters");
+    if (rc == 0)
+        model_release(&x);
+
+    edit_config(d, "{\"model_type\": \"mistral\", \"sliding_window\": 64}");
+    rc = model_load(&x, d, &e);
+    CHECK(rc == 0 && x.cfg.max_seq_len == 64, "a Mistral sliding_window caps the context at the window (exact)");
+    if (rc == 0)
+        model_release(&x);
+
+    edit_config(d, "{\"model_type\": \"__delete__\", \"architectures\": [\"GPT2LMHeadModel\"]}");
+    expect_load_fail(d, "architecture 'GPT2LMHeadModel' is not supported", "refuses an unknown architectures entry");
+    edit_config(d, "{\"model_type\": \"llama\", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}");
+    expect_load_fail(d, "rope_scaling type 'linear' is not supported", "refuses linear rope_scaling clearly");
+    edit_config(d, "{\"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2.0}}");
+    expect_load_fail(d, "rope_scaling type 'dynamic' is not supported", "refuses dynamic rope_scaling clearly");
+    edit_config(d, "{\"rope_scaling\": null, \"rope_parameters\": \"__delete__\", \"attention_bias\": true}");
+    expect_load_fail(d, "attention_bias is not supported", "refuses attention_bias on Llama (o_proj biases)");
+    edit_config(d, "{\"attention_bias\": false, \"mlp_bias\": true}");
+    expect_load_fail(d, "mlp_bias is not supported", "refuses mlp_bias");
+    edit_config(d, "{\"mlp_bias\": false}");
+    CHECK(loads_same(d, &m, &x), "(setup) the edited config loads again");
+    model_release(&x);
+
+    /* lm_head present although the config says tied: ignored, embed used */
+    edit_config(d, "{\"tie_word_embeddings\": true}");
+    rc = model_load(&x, d, &e);
+    CHECK(rc == 0 && x.cfg.tied && x.w.lm_head == x.w.embed, "a stored lm_head.weight is ignored when the config ties");
+    if (rc == 0)
+        model_release(&x);
+
+    /* an untied config whose weights lack lm_head says why */
+    model_release(&m);
+    c.tied = 1;
+    model_init_random(&m, &c, 6);
+    d = fresh(&m, "tiedsaved");
+    edit_config(d, "{\"tie_word_embeddings\": false}");
+    expect_load_fail(d, "missing tensor 'lm_head.weight' (config.json does not say \"tie_word_embeddings\": true)",
+                     "a missing lm_head names tie_word_embeddings");
+    model_release(&m);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -388,6 +594,7 @@ int main(void)
     test_llama2c_v1();
     test_qwen2_save();
     test_errors();
+    test_hf_variants();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
