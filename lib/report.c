@@ -50,10 +50,19 @@ static char *read_all(const char *path, Err *err)
     int n;
     while ((n = gzread(gz, buf, sizeof buf)) > 0)
         sb_add(&sb, buf, (size_t)n);
-    if (n < 0) {
-        int zerr;
-        const char *m = gzerror(gz, &zerr);
-        err_set(err, path, 0, "read error: %s", m);
+    /* gzread returns 0 on a truncated gzip stream too: ask zlib either way */
+    int zerr = Z_OK;
+    const char *m = jsonl_gz_error(gz, &zerr);
+    size_t np = strlen(path); /* gzopen'ed by name, zlib says "path: " first */
+    if (!strncmp(m, path, np) && !strncmp(m + np, ": ", 2))
+        m += np + 2;
+    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        if (zerr == Z_ERRNO)
+            err_set(err, path, 0, "read error: %s", strerror(errno));
+        else if (n < 0)
+            err_set(err, path, 0, "read error: %s", m);
+        else
+            err_set(err, path, 0, "truncated or corrupt gzip input: %s", m);
         gzclose(gz);
         sb_release(&sb);
         return NULL;
