@@ -11,6 +11,8 @@ python3-langdetect 1.0.9).
   textref.py fuzz N SEED      N random texts built from tricky pieces (quotes,
                               ellipses, abbreviations, initials, numbers, lists,
                               brackets, contractions, Unicode, blank lines)
+  textref.py long            13 pathological long texts (200 KB words, 100 KB
+                              of periods, dashes, quotes, newlines ...)
   textref.py punkt < texts    {"s": sentences, "w": word_tokenize tokens} a line
   textref.py lang < texts     langdetect.detect_langs with DetectorFactory.seed = 0
                               as "lang:%.17g ..." (so probabilities must agree
@@ -153,6 +155,11 @@ def main():
             print(json.dumps(t, ensure_ascii=False))
     elif cmd == "fuzz":
         for t in fuzz(int(sys.argv[2]), int(sys.argv[3])):
+            print(json.dumps(t, ensure_ascii=False))
+    elif cmd == "long":
+        for t in ["a" * 200000 + ".", "." * 100000, "a. " * 30000, "-" * 100000, "'" * 50000 + " x",
+                  '"' * 50000, "word " * 50000, "A." * 30000, "(" * 50000 + "x.", "e.g. " * 20000,
+                  "\n" * 100000 + "x", ("ab" * 20000 + "?!") * 3, "*" * 100000]:
             print(json.dumps(t, ensure_ascii=False))
     elif cmd == "punkt":
         from nltk.tokenize.destructive import NLTKWordTokenizer

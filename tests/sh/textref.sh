@@ -52,11 +52,12 @@ compare() {
 $PY "$REF" texts >"$W/texts.jsonl" || { bad "builds the corpus"; finish; }
 $PY "$REF" texts --lang >"$W/ltexts.jsonl" || { bad "builds the langdetect corpus"; finish; }
 $PY "$REF" fuzz 3000 1 >"$W/fuzz.jsonl"
+$PY "$REF" long >"$W/long.jsonl"
 head -n 400 "$W/fuzz.jsonl" >"$W/lfuzz.jsonl"
 n=$(wc -l <"$W/texts.jsonl")
 [ "$n" -gt 5000 ] && ok "the corpus holds $n distinct texts" || bad "the corpus holds $n texts, expected > 5000"
 
-for c in texts fuzz; do
+for c in texts fuzz long; do
     $PY "$REF" punkt <"$W/$c.jsonl" >"$W/$c.punkt.py"
     "$T/test_wordtok" --dump <"$W/$c.jsonl" >"$W/$c.punkt.c"
     compare "Punkt sentences and word_tokenize tokens ($c)" "$W/$c.punkt.py" "$W/$c.punkt.c" "$W/$c.jsonl"
@@ -64,7 +65,7 @@ done
 
 # langdetect: the responses, the prompts and every loose variant of the responses
 # whose instructions call langdetect (what ifeval-score passes to it).
-for c in ltexts lfuzz; do
+for c in ltexts lfuzz long; do
     $PY "$REF" lang <"$W/$c.jsonl" >"$W/$c.lang.py"
     "$T/test_langdetect" --dump <"$W/$c.jsonl" >"$W/$c.lang.c"
     compare "langdetect probabilities, seed 0 ($c)" "$W/$c.lang.py" "$W/$c.lang.c" "$W/$c.jsonl"
