@@ -28,18 +28,21 @@ OMPBLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 field() { sed -E "s/.*\"$1\":\"?([^,\"}]*).*/\1/" <<<"$2"; }
 
 for cfg in "small 256 8" "mid 512 4"; do
-    set -- $cfg
-    ours=$(miso-train --preset "$1" --synthetic --seq "$2" -b "$3" -m "$3" --steps "$STEPS" -q)
-    theirs=$(LD_LIBRARY_PATH=$OMPBLAS python3 bench/torch_train.py "$1" "$2" "$3" "$STEPS" 2 2>/dev/null)
-    o=$(field tokens_per_s "$ours"); t=$(field tokens_per_s "$theirs"); fpt=$(field flops_per_token "$ours")
-    awk -v n="$1" -v o="$o" -v t="$t" -v f="$fpt" -v p="$peak" -v mo="$(field peak_rss_mb "$ours")" \
-        -v mt="$(field peak_rss_mb "$theirs")" 'BEGIN {
-        printf "%-5s miso-train %8.1f tok/s  MFU %4.1f%%  peak RSS %s MB | pytorch %8.1f tok/s  MFU %4.1f%%  peak RSS %s MB | ratio %.2fx\n",
-            n, o, 100 * o * f / 1e9 / p, mo, t, 100 * t * f / 1e9 / p, mt, (t > 0 ? o / t : 0) }'
+    for th in ${BENCH_THREADS:-1 2}; do
+        set -- $cfg
+        ours=$(miso-train --preset "$1" --synthetic --seq "$2" -b "$3" -m "$3" --steps "$STEPS" -t "$th" -q)
+        theirs=$(LD_LIBRARY_PATH=$OMPBLAS OMP_NUM_THREADS=$th /usr/bin/python3 bench/torch_train.py "$1" "$2" "$3" "$STEPS" "$th" 2>/dev/null)
+        o=$(field tokens_per_s "$ours"); t=$(field tokens_per_s "$theirs"); fpt=$(field flops_per_token "$ours")
+        awk -v n="$1" -v th="$th" -v o="$o" -v t="${t:-0}" -v f="$fpt" -v p="$peak" -v mo="$(field peak_rss_mb "$ours")" \
+            -v mt="$(field peak_rss_mb "$theirs")" 'BEGIN {
+            printf "%-5s %d thr  miso-train %7.1f tok/s  MFU %4.1f%%  RSS %s MB | pytorch %7.1f tok/s  MFU %4.1f%%  RSS %s MB | ratio %.2fx\n",
+                n, th, o, 100 * o * f / 1e9 / p, mo, t, 100 * t * f / 1e9 / p, mt, (t > 0 ? o / t : 0) }'
+    done
 done
+echo "(MFU against the all-thread sgemm peak above; the 1-thread rows are best read against about half of it)"
 
 # MISO-para step vs expanded SFT on Crab-shaped samples
-python3 - "$OUT" <<'PY'
+/usr/bin/python3 - "$OUT" <<'PY'
 import json, random, sys
 r = random.Random(1)
 def text(n):

@@ -16,11 +16,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "adamw.h"
 #include "checkpoint.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -410,8 +412,110 @@ static void fixture_check(const char *mode)
     st_close(&f);
 }
 
+/* AdamW against the PyTorch formulas, the HF schedule, clipping. */
+static void adamw_checks(void)
+{
+    AdamW o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .wd = 0.1, .warmup_ratio = 0.1};
+    CHECK(adamw_lr(&o, 0, 100) == 0.0 && fabs(adamw_lr(&o, 5, 100) - 5e-4) < 1e-12 &&
+              fabs(adamw_lr(&o, 10, 100) - 1e-3) < 1e-12 && fabs(adamw_lr(&o, 55, 100) - 5e-4) < 1e-12 &&
+              adamw_lr(&o, 100, 100) == 0.0,
+          "linear schedule: 0 at the first update, peak after 10%% warm-up, half way down at step 55");
+    o.schedule = SCHED_COSINE;
+    CHECK(fabs(adamw_lr(&o, 55, 100) - 5e-4) < 1e-12 && fabs(adamw_lr(&o, 10, 100) - 1e-3) < 1e-12,
+          "cosine schedule: peak after warm-up, half at mid-decay");
+    o.schedule = SCHED_LINEAR;
+    float p[2] = {0.5f, 0.5f}, g[2] = {0.2f, -0.1f}, m[2] = {0}, v[2] = {0};
+    unsigned char dec[2] = {1, 0};
+    /* torch.optim.AdamW, two steps with the same gradient:
+     * p -= lr*wd*p; m = .9m + .1g; v = .999v + .001g^2; p -= lr*(m/(1-.9^t))/(sqrt(v/(1-.999^t))+eps) */
+    double pr[2] = {0.5, 0.5}, mr[2] = {0}, vr[2] = {0};
+    for (int t = 0; t < 2; t++) {
+        adamw_update(&o, p, g, m, v, 2, dec, (uint64_t)t, 1e-2);
+        for (int i = 0; i < 2; i++) {
+            if (dec[i])
+                pr[i] -= 1e-2 * 0.1 * pr[i];
+            mr[i] = 0.9 * mr[i] + 0.1 * g[i];
+            vr[i] = 0.999 * vr[i] + 0.001 * (double)g[i] * g[i];
+            pr[i] -= 1e-2 * (mr[i] / (1 - pow(0.9, t + 1))) / (sqrt(vr[i] / (1 - pow(0.999, t + 1))) + 1e-8);
+        }
+    }
+    CHECK(fabs(p[0] - pr[0]) < 1e-6 && fabs(p[1] - pr[1]) < 1e-6,
+          "AdamW matches the PyTorch update with decay on matrices only (%.7f %.7f vs %.7f %.7f)", p[0], p[1], pr[0],
+          pr[1]);
+    float cg[3] = {3.0f, 4.0f, 0.0f};
+    double n = adamw_clip(cg, 3, 1.0);
+    CHECK(fabs(n - 5.0) < 1e-9 && fabs(cg[0] - 0.6f) < 1e-5 && fabs(cg[1] - 0.8f) < 1e-5,
+          "clipping returns the global norm (5) and scales the gradient to norm 1");
+    ModelConfig c = tiny_cfg(1, 0);
+    size_t sizes[MODEL_NTENSORS], tot = model_tensor_sizes(&c, sizes);
+    unsigned char *mask = xmalloc(tot);
+    adamw_decay_mask(&c, mask);
+    size_t off_norm = sizes[0], off_bq = sizes[0] + sizes[1] + sizes[2] + sizes[3] + sizes[4];
+    CHECK(mask[0] == 1 && mask[off_norm] == 0 && mask[off_bq] == 0 && mask[tot - 1] == 1,
+          "weight decay applies to the embedding and matrices, not to norms and biases");
+    free(mask);
+}
+
+/* checkpoint round trip and the gradient dump read back */
+static void checkpoint_checks(void)
+{
+    ModelConfig c = tiny_cfg(1, 0);
+    Model m;
+    model_init_random(&m, &c, 21);
+    float *mo = xmalloc(sizeof(float) * m.nparams), *ve = xmalloc(sizeof(float) * m.nparams);
+    for (size_t i = 0; i < m.nparams; i++)
+        mo[i] = (float)i * 1e-3f, ve[i] = (float)i * 1e-6f;
+    char dir[] = "/tmp/miso-ckpt-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "makes a temporary directory");
+    CkptState st = {.step = 7, .epoch = 1, .batch_pos = 2, .total_steps = 20, .seed = 5, .nsamples = 9,
+                    .batch = 4, .micro_batch = 2};
+    rng_seed(&st.rng, 99);
+    Err err;
+    int rc = ckpt_save(dir, &c, &st, m.block, mo, ve, m.nparams, &err);
+    ModelConfig c2;
+    CkptState st2;
+    float *p2, *m2, *v2;
+    size_t n2;
+    int rc2 = ckpt_load(dir, &c2, &st2, &p2, &m2, &v2, &n2, &err);
+    CHECK(rc == 0 && rc2 == 0 && n2 == m.nparams && !memcmp(&c, &c2, sizeof c) && !memcmp(&st, &st2, sizeof st) &&
+              !memcmp(p2, m.block, sizeof(float) * n2) && !memcmp(m2, mo, sizeof(float) * n2) &&
+              !memcmp(v2, ve, sizeof(float) * n2),
+          "a checkpoint reloads bit for bit (config, state, weights, both moments)");
+    if (rc2 == 0)
+        free(p2), free(m2), free(v2);
+    char path[256];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    FILE *f = fopen(path, "r+b");
+    if (f) {
+        fwrite("XXXX", 1, 4, f);
+        fclose(f);
+    }
+    CHECK(ckpt_load(dir, &c2, &st2, &p2, &m2, &v2, &n2, &err) < 0 && strstr(err.msg, "not a miso-train checkpoint"),
+          "a damaged checkpoint is refused: %s", err.msg);
+    snprintf(path, sizeof path, "%s/g.safetensors", dir);
+    rc = ckpt_dump_grads(path, &c, m.block, 1.25, &err);
+    StFile sf;
+    int ok = rc == 0 && st_open(&sf, path, &err) == 0;
+    if (ok) {
+        const StTensor *t = st_find(&sf, "model.layers.1.self_attn.k_proj.bias"), *l = st_find(&sf, "loss");
+        float buf[64] = {0}, lv = 0;
+        ok = t && l && st_numel(t) == 8 && st_read_f32(&sf, t, buf, &err) == 0 && st_read_f32(&sf, l, &lv, &err) == 0 &&
+             !memcmp(buf, m.w.bk + 8, sizeof(float) * 8) && lv == 1.25f && st_find(&sf, "lm_head.weight");
+        st_close(&sf);
+    }
+    CHECK(ok, "the gradient dump has HF names (layer 1's k_proj.bias at its block offset) and a loss tensor");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    unlink(path);
+    rmdir(dir);
+    free(mo), free(ve);
+    model_release(&m);
+}
+
 int main(void)
 {
+    checkpoint_checks();
+    adamw_checks();
     fixture_check("para");
     fixture_check("succ");
     for (int v = 0; v < 4; v++)
