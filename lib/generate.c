@@ -34,7 +34,8 @@ struct Generator {
     Forward f;
     Tokenizer *tok;     /* NULL: ids only */
     ChatTemplate tpl;
-    int eos, eot;       /* stop ids, -1 when none */
+    int stop[16];       /* ids that end a response (EOS ids, end of turn) */
+    int nstop;
     float *logits;      /* (V) */
 };
 
@@ -61,7 +62,6 @@ static int file_exists(const char *dir, const char *name)
 Generator *gen_open(const char *model_path, const char *tokenizer_path, const char *template_name, Err *err)
 {
     Generator *g = xcalloc(1, sizeof *g);
-    g->eos = g->eot = -1;
     if (model_load(&g->m, model_path, err) < 0) {
         free(g);
         return NULL;
@@ -95,15 +95,35 @@ Generator *gen_open(const char *model_path, const char *tokenizer_path, const ch
     } else {
         g->tpl = CHAT_PLAIN;
     }
-    g->eos = g->tok ? tok_eos(g->tok) : g->m.cfg.eos_id;
-    if (g->eos < 0)
-        g->eos = g->m.cfg.eos_id;
+    /* Stop ids.  A llama2.c checkpoint stops where run.c does: at BOS (1),
+     * which delimits its training stories.  A Hugging Face model stops at
+     * every eos_token_id of config.json and generation_config.json (Llama 3
+     * Instruct lists three), at the tokenizer's EOS, and at the template's
+     * end-of-turn token. */
+    int eos[16];
+    int ne = 0;
+    if (!isdir) {
+        eos[ne++] = g->m.cfg.bos_id >= 0 ? g->m.cfg.bos_id : 1;
+    } else {
+        ne = model_eos_ids(model_path, eos, 14);
+        if (g->m.cfg.eos_id >= 0)
+            eos[ne++] = g->m.cfg.eos_id;
+        if (g->tok && tok_eos(g->tok) >= 0)
+            eos[ne++] = tok_eos(g->tok);
+    }
     if (g->tok) {
         const char *eot = chat_end_of_turn_for(g->tpl, g->tok);
         IntVec ids = {0};
-        if (eot[0] && tok_encode(g->tok, eot, strlen(eot), 1, &ids) == 0 && ids.n == 1)
-            g->eot = ids.v[0];
+        if (eot[0] && tok_encode(g->tok, eot, strlen(eot), 1, &ids) == 0 && ids.n == 1 && ne < 16)
+            eos[ne++] = ids.v[0];
         intvec_release(&ids);
+    }
+    for (int i = 0; i < ne; i++) {
+        int dup = 0;
+        for (int j = 0; j < g->nstop; j++)
+            dup |= g->stop[j] == eos[i];
+        if (!dup)
+            g->stop[g->nstop++] = eos[i];
     }
     fwd_init(&g->f, &g->m);
     g->logits = xmalloc(size_mul((size_t)g->m.cfg.vocab_size, sizeof(float)));
@@ -198,8 +218,10 @@ static int run(Generator *g, const int32_t *const *inputs, const size_t *lens, s
     fwd_forward(&g->f, &own, ctxp, nctx, fattn, pre, (int)npre, (int)pos0, g->logits, 0);
     size_t pos = pos0 + npre;
     for (size_t k = 0; k < maxnew; k++) {
-        int id = sampler_sample(&s, g->logits);
-        if (id == g->eos || id == g->eot)
+        int id = sampler_sample(&s, g->logits), stop = 0;
+        for (int i = 0; i < g->nstop; i++)
+            stop |= id == g->stop[i];
+        if (stop)
             break;
         intvec_push(out, id);
         if (k + 1 == maxnew)
@@ -256,6 +278,12 @@ int gen_from_ids(Generator *g, const int32_t *const *inputs, const size_t *lens,
 int gen_respond(Generator *g, const char *system, const char *const *inputs, size_t n_inputs, const GenOptions *o,
                 StrBuf *out, Err *err)
 {
+    return gen_respond_ids(g, system, inputs, n_inputs, o, out, NULL, err);
+}
+
+int gen_respond_ids(Generator *g, const char *system, const char *const *inputs, size_t n_inputs,
+                    const GenOptions *o, StrBuf *out, IntVec *out_ids, Err *err)
+{
     if (!g->tok) {
         err_set(err, NULL, 0, "no tokenizer: this model can only generate from token ids");
         return -1;
@@ -296,6 +324,9 @@ int gen_respond(Generator *g, const char *system, const char *const *inputs, siz
     }
     if (tok_decode(g->tok, gen.v, gen.n, 1, out, err) < 0)
         goto out;
+    if (out_ids)
+        for (size_t i = 0; i < gen.n; i++)
+            intvec_push(out_ids, gen.v[i]);
     rc = 0;
 out:
     for (size_t i = 0; i < n_inputs; i++)

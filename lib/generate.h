@@ -22,7 +22,16 @@
  *
  * A llama2.c .bin has no tokenizer: with tokenizer_path NULL gen_open still
  * succeeds, and then only gen_from_ids works (gen_respond fails with "no
- * tokenizer").  BOS/EOS then default to 1/2 (llama2.c's convention).
+ * tokenizer").
+ *
+ * Stopping: a response ends before the first stop id or after
+ * max_new_tokens (0 = nothing generated), and never runs past the model's
+ * max_seq_len (the cap is silent: the response is then shorter).  Stop ids
+ * of a Hugging Face directory: every eos_token_id of config.json and
+ * generation_config.json (integers or lists, model_eos_ids), the
+ * tokenizer's EOS and the chat template's end-of-turn token.  A llama2.c
+ * .bin stops at BOS (1), exactly as llama2.c's run.c does.  A prompt that
+ * does not fit max_seq_len is an error, never truncated.
  *
  * Usage
  *   Err err; GenOptions o; gen_options_default(&o);
@@ -69,6 +78,11 @@ Generator *gen_open(const char *model_path, const char *tokenizer_path, const ch
    end-of-turn token) is appended to out. */
 int gen_respond(Generator *g, const char *system, const char *const *inputs, size_t n_inputs, const GenOptions *o,
                 StrBuf *out, Err *err);
+
+/* gen_respond that also appends the generated ids (without the stop id)
+   to out_ids (when not NULL). */
+int gen_respond_ids(Generator *g, const char *system, const char *const *inputs, size_t n_inputs,
+                    const GenOptions *o, StrBuf *out, IntVec *out_ids, Err *err);
 
 /* Raw ids: n_inputs id sequences (1 = ordinary), generated ids appended to
    out (stops at EOS, at the chat template's end-of-turn id when there is a

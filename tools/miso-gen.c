@@ -50,8 +50,8 @@ static void usage(void)
            "      --attn MODE          multi-input records: miso (default), miso-fid, concat\n"
            "      --top-k N            sample from the N most likely tokens (0 = off)\n"
            "      --prompt-ids         input lines are space-separated token ids\n"
-           "      --ids                write the generated ids (\"response_ids\") instead of\n"
-           "                           text (with --prompt-ids)\n"
+           "      --ids                also write the generated ids (\"response_ids\"); with\n"
+           "                           --prompt-ids only the ids\n"
            "HTTP API\n"
            "  -a, --api URL            server base URL, with or without /v1\n"
            "  -M, --model-name NAME    the \"model\" field of each request\n"
@@ -313,8 +313,9 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
-/* One output line for item it with the response text (or ids). */
-static void emit(int fd, const Item *it, const char *text, size_t n, const int32_t *ids, size_t nids)
+/* One output line for item it: "response" when text is not NULL,
+ * "response_ids" when with_ids. */
+static void emit(int fd, const Item *it, const char *text, size_t n, int with_ids, const int32_t *ids, size_t nids)
 {
     cJSON *o = cJSON_CreateObject();
     StrBuf clean = SB_INIT;
@@ -330,14 +331,15 @@ static void emit(int fd, const Item *it, const char *text, size_t n, const int32
     } else {
         cJSON_AddStringToObject(o, "prompt", it->line);
     }
-    if (ids) {
+    if (text) {
+        utf8_sanitize(text, n, &clean);
+        cJSON_AddStringToObject(o, "response", clean.buf);
+    }
+    if (with_ids) {
         cJSON *a = cJSON_CreateArray();
         for (size_t i = 0; i < nids; i++)
             cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
         cJSON_AddItemToObject(o, "response_ids", a);
-    } else {
-        utf8_sanitize(text, n, &clean);
-        cJSON_AddStringToObject(o, "response", clean.buf);
     }
     char *s = cJSON_PrintUnformatted(o);
     if (s) {
@@ -477,7 +479,7 @@ static void run_api(Run *run)
             break;
         Item *it = &run->items->v[r.tag];
         if (r.ok) {
-            emit(run->fd, it, r.content.buf, r.content.len, NULL, 0);
+            emit(run->fd, it, r.content.buf, r.content.len, 0, NULL, 0);
             run->answered++;
         } else
             fail(run, it, r.error);
@@ -633,16 +635,18 @@ static void run_local(Run *run)
                         die_usage("unknown template '%s'", o->template_name);
                 }
                 rc = respond_conversation(g, ctok, ctpl, &p, system, &go, &ids, &gen, &text, &out, &err);
-            } else
-                rc = gen_respond(g, system, p.inputs, p.n_inputs, &go, &out, &err);
+            } else {
+                gen.n = 0;
+                rc = gen_respond_ids(g, system, p.inputs, p.n_inputs, &go, &out, &gen, &err);
+            }
         }
         if (rc < 0)
             fail(run, it, err.msg);
         else {
-            if (o->ids)
-                emit(run->fd, it, NULL, 0, gen.v, gen.n);
-            else
-                emit(run->fd, it, out.buf, out.len, NULL, 0);
+            if (o->ids && o->prompt_ids) /* ids in, ids out */
+                emit(run->fd, it, NULL, 0, 1, gen.v, gen.n);
+            else /* text prompts: the text, and with --ids its ids too */
+                emit(run->fd, it, out.buf ? out.buf : "", out.len, o->ids, gen.v, gen.n);
             run->answered++;
         }
         progress_update(&run->prog, run->answered + run->failed, NULL);
@@ -738,8 +742,6 @@ int main(int argc, char **argv)
         die_usage("--api needs --model-name");
     if (o.api && (attn_given || o.top_k || o.prompt_ids || o.ids || o.tokenizer || o.template_name))
         die_usage("--attn, --top-k, --prompt-ids, --ids, --tokenizer and --template are for --model");
-    if (o.ids && !o.prompt_ids)
-        die_usage("--ids needs --prompt-ids");
 
     Items items = {0};
     read_inputs(argc - optind, argv + optind, &o, &items);

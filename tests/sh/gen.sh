@@ -188,6 +188,39 @@ r1=$(sed -n 1p "$T/conv1.out" | python3 -c 'import sys,json; print(json.loads(sy
 r2=$(sed -n 2p "$T/conv1.out" | python3 -c 'import sys,json; print(json.loads(sys.stdin.read())["response"])')
 check '[ $rc = 0 ] && cmp -s "$T/conv1.out" "$T/conv2.out" && [ -n "$r1" ] && [ "$r1" != "$r2" ]' \
     "a multi-turn conversation is generated from its whole history, deterministically"
+# --ids with text prompts: the text and the ids it decodes from
+lgen --ids "$T/if3.jsonl" -o "$T/ids.out"; rc=$?
+check '[ $rc = 0 ] && python3 - "$T/ids.out" "$T/g1.out" <<"PY"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+ok = len(a) == 3 and all(x["response"] == y["response"] and x["response_ids"] and
+                         bytes(x["response_ids"]).decode("utf-8", "replace") == x["response"] for x, y in zip(a, b))
+sys.exit(not ok)
+PY' "--ids with text prompts writes the response and the ids it decodes from"
+
+# every eos_token_id stops generation (a list in config.json, generation_config.json)
+first=$(head -1 "$T/ids.out" | python3 -c 'import sys,json; r=json.loads(sys.stdin.read())["response_ids"]; print(r[3], r.index(r[3]))')
+stop_id=${first% *}; stop_at=${first#* }
+cp -r "$T/tiny" "$T/tiny-eos"
+python3 - "$T/tiny-eos/config.json" "$stop_id" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["eos_token_id"] = [257, int(sys.argv[2])]; json.dump(c, open(sys.argv[1], "w"))
+PY
+head -1 "$T/if3.jsonl" | miso-gen -q --model "$T/tiny-eos" --max-new-tokens 24 --ids >"$T/eos1.out"
+n1=$(python3 -c 'import sys,json; print(len(json.loads(open(sys.argv[1]).read())["response_ids"]))' "$T/eos1.out")
+check '[ "$n1" = "$stop_at" ]' "generation stops at the second id of an eos_token_id list ($n1 ids, want $stop_at)"
+cp -r "$T/tiny" "$T/tiny-gc"
+echo "{\"eos_token_id\": [$stop_id]}" >"$T/tiny-gc/generation_config.json"
+head -1 "$T/if3.jsonl" | miso-gen -q --model "$T/tiny-gc" --max-new-tokens 24 --ids >"$T/eos2.out"
+n2=$(python3 -c 'import sys,json; print(len(json.loads(open(sys.argv[1]).read())["response_ids"]))' "$T/eos2.out")
+check '[ "$n2" = "$stop_at" ]' "generation stops at generation_config.json's eos_token_id ($n2 ids)"
+head -1 "$T/if3.jsonl" | miso-gen -q --model "$T/tiny" --max-new-tokens 0 >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc = 2 ] && grep -q "max-new-tokens" "$T/err"' "--max-new-tokens 0 is a usage error (as in transformers)"
+python3 -c 'import json; print(json.dumps({"key": 1, "prompt": "x" * 1100}))' | miso-gen -q --model "$T/tiny" >"$T/long.out" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "does not fit the model.s context of 1024" "$T/err" && [ ! -s "$T/long.out" ]' \
+    "a prompt longer than max_position_embeddings fails clearly, not truncated"
+
 want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/stories260K_greedy.txt" | tr -s ' \n' ' ' | cut -d' ' -f1-64)
 got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 64 \
     | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
