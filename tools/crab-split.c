@@ -31,6 +31,10 @@ static void usage(void)
            "  -j, --join space|lines   how constraints attach to the instruction\n"
            "                           (plain and Aug_instruction records; default lines)\n"
            "      --keep-reverse       pass Crab _reverse records through as sft (default: skip)\n"
+           "  -i, --instruction original|refined|crab\n"
+           "                           x of Crab back-translation records: the user turn (default),\n"
+           "                           Aug_instruction.Refined_Instruction when not empty, or\n"
+           "                           Crab's seeded choice between them\n"
            "  -s, --seed N             seed of the constraint choice (default %u)\n"
            "      --skip-bad           skip bad records, report counts at the end\n"
            "  -o, --output FILE        write FILE (whole or not at all) instead of stdout\n"
@@ -42,9 +46,12 @@ static void usage(void)
            MISO_DEFAULT_SEED);
 }
 
+enum { INSTR_ORIGINAL, INSTR_REFINED, INSTR_CRAB };
+
 typedef struct {
     long max_cons;       /* <= 0: all */
     int no_full, no_bare, flat, join_space, keep_reverse, skip_bad, quiet;
+    int instr;           /* INSTR_* */
     uint64_t seed;
 } Opts;
 
@@ -59,6 +66,8 @@ typedef struct {
     size_t *lens;
     size_t capTexts;
     size_t nOut, nPara, nSft, nReverse;
+    CrabSpan refined;    /* Aug_instruction.Refined_Instruction, or n = 0 */
+    long overlap;        /* the record's "overlap" (0 when absent) */
     const char *raw;     /* JSON text of the current record (pass-through) */
     size_t raw_len;
 } Split;
@@ -174,6 +183,65 @@ static int emit_sft(Split *sp, const cJSON *rec, FILE *f)
     return write_sample(sp, f);
 }
 
+/* Pieces of a split on single spaces (Python's len(text.split(' '))). */
+static size_t crab_words(CrabSpan t)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < t.n; i++)
+        n += t.s[i] == ' ';
+    return n;
+}
+
+/* --instruction refined: always; crab: Crab's Forward_data_generate rule, the
+ * refined text with probability 1 - (0.3 + 0.1 * overlap) (clamped to
+ * [0, 1]) unless it has fewer words than the original, drawn from a stream
+ * of the seed and the id (apart from the constraint choice's stream). */
+static int use_refined(const Split *sp, const Sample *s)
+{
+    if (sp->o->instr == INSTR_REFINED)
+        return 1;
+    if (crab_words(sp->refined) < crab_words(sp->c.instruction))
+        return 0;
+    double p = 1.0 - (0.3 + 0.1 * (double)sp->overlap);
+    p = p < 0 ? 0 : p > 1 ? 1 : p;
+    Rng g;
+    rng_seed_key(&g, sp->o->seed ^ 0x696e737472756374ULL, s->id.buf, s->id.len);
+    return rng_uniform(&g) < p;
+}
+
+/* Read Aug_instruction.Refined_Instruction and overlap for --instruction.
+ * 0, or -1 with err filled when they have the wrong type. */
+static int read_refined(Split *sp, const cJSON *rec, const char *path, long line, Err *err)
+{
+    sp->refined.s = NULL, sp->refined.n = 0;
+    sp->overlap = 0;
+    if (sp->o->instr == INSTR_ORIGINAL || sp->c.kind != CRAB_AUG)
+        return 0;
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(rec, "Aug_instruction");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(aug, "Refined_Instruction");
+    if (r && !cJSON_IsString(r) && !cJSON_IsNull(r)) {
+        err_set(err, path, line, "field 'Aug_instruction.Refined_Instruction' must be a string");
+        return -1;
+    }
+    if (cJSON_IsString(r)) {
+        const char *t = r->valuestring;
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\n' || t[n - 1] == '\t' || t[n - 1] == '\r'))
+            n--;
+        while (n && (*t == ' ' || *t == '\n' || *t == '\t' || *t == '\r'))
+            t++, n--;
+        sp->refined.s = t, sp->refined.n = n;
+    }
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(rec, "overlap");
+    if (ov && !cJSON_IsNumber(ov)) {
+        err_set(err, path, line, "field 'overlap' must be a number");
+        return -1;
+    }
+    if (ov)
+        sp->overlap = ov->valuedouble > 100 ? 100 : ov->valuedouble < -100 ? -100 : (long)ov->valuedouble;
+    return 0;
+}
+
 static int emit_para(Split *sp, const cJSON *rec, FILE *f)
 {
     const Opts *o = sp->o;
@@ -189,6 +257,10 @@ static int emit_para(Split *sp, const cJSON *rec, FILE *f)
         sample_set_id(s, rec, &c->conv, NULL);
     }
     set_common(sp, rec);
+    if (c->kind == CRAB_AUG && o->instr != INSTR_ORIGINAL && sp->refined.n && use_refined(sp, s)) {
+        c->instruction = sp->refined;
+        sample_meta_str(s, "instruction", "refined", 7);
+    }
     static const char *const fmt[] = {"crab-aug", "plain", "", "crab-forward", ""};
     sample_meta_str(s, "format", fmt[c->kind], strlen(fmt[c->kind]));
 
@@ -271,6 +343,7 @@ int main(int argc, char **argv)
         {"flat", no_argument, NULL, 'f'},
         {"join", required_argument, NULL, 'j'},
         {"keep-reverse", no_argument, NULL, 'R'},
+        {"instruction", required_argument, NULL, 'i'},
         {"seed", required_argument, NULL, 's'},
         {"skip-bad", no_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
@@ -281,7 +354,7 @@ int main(int argc, char **argv)
     };
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "k:j:s:o:qhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "k:j:i:s:o:qhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'k':
             o.max_cons = strtol(optarg, &end, 10);
@@ -300,6 +373,16 @@ int main(int argc, char **argv)
                 die_usage("bad --join '%s' (want 'space' or 'lines')", optarg);
             break;
         case 'R': o.keep_reverse = 1; break;
+        case 'i':
+            if (!strcmp(optarg, "original"))
+                o.instr = INSTR_ORIGINAL;
+            else if (!strcmp(optarg, "refined"))
+                o.instr = INSTR_REFINED;
+            else if (!strcmp(optarg, "crab"))
+                o.instr = INSTR_CRAB;
+            else
+                die_usage("bad --instruction '%s' (want 'original', 'refined' or 'crab')", optarg);
+            break;
         case 's':
             o.seed = strtoull(optarg, &end, 0);
             if (*end || end == optarg || *optarg == '-')
@@ -338,7 +421,8 @@ int main(int argc, char **argv)
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
             sample_raw_text(&r, mark, &sp.raw, &sp.raw_len);
             mark = sample_raw_mark(&r);
-            if (rc > 0 && crab_read(&sp.c, rec, r.path, r.line, &err) < 0) {
+            if (rc > 0 && (crab_read(&sp.c, rec, r.path, r.line, &err) < 0 ||
+                           read_refined(&sp, rec, r.path, r.line, &err) < 0)) {
                 cJSON_Delete(rec);
                 rc = -1;
             }
