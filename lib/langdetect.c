@@ -196,7 +196,7 @@ static uint32_t gram_add(LangDetector *d, uint64_t key)
     GramMap *m = &d->grams;
     if ((m->n + 1) * 2 > m->cap) {
         GramMap g = {0};
-        g.cap = m->cap ? m->cap * 2 : 1024;
+        g.cap = m->cap ? m->cap * 2 : 1 << 18; /* the 55 shipped profiles hold ~180,000 entries */
         g.slots = xcalloc(g.cap, sizeof *g.slots);
         for (size_t i = 0; i < m->cap; i++)
             if (m->slots[i].key) {
@@ -373,6 +373,111 @@ static int load_messages(LangDetector *d, const char *path, Err *err)
     return 0;
 }
 
+typedef struct {
+    const char *key;
+    size_t len;
+    double count;
+} FreqEntry;
+
+/* A non-negative JSON integer at *p (no sign, fraction or exponent), as a double. */
+static int parse_uint(const char **p, const char *end, double *v)
+{
+    const char *q = *p;
+    uint64_t x = 0;
+    if (q >= end || *q < '0' || *q > '9')
+        return -1;
+    while (q < end && *q >= '0' && *q <= '9') {
+        if (x > (UINT64_C(1) << 52))
+            return -1;
+        x = x * 10 + (uint64_t)(*q++ - '0');
+    }
+    if (q < end && (*q == '.' || *q == 'e' || *q == 'E'))
+        return -1;
+    *v = (double)x;
+    *p = q;
+    return 0;
+}
+
+static int expect(const char **p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(end - *p) < n || memcmp(*p, lit, n))
+        return -1;
+    *p += n;
+    return 0;
+}
+
+/* The shipped profiles' exact shape, {"freq":{"k":int,...},"n_words":[a,b,c],"name":"xx"},
+ * without escapes, parsed in place (no allocation per entry).  -1 means "use the
+ * general JSON path", not an error. */
+static int parse_profile_fast(const char *text, size_t len, FreqEntry **out, size_t *nout, double n_words[3],
+                              const char **name, size_t *name_len)
+{
+    const char *p = text, *end = text + len;
+    FreqEntry *e = NULL;
+    size_t n = 0, cap = 0;
+    if (expect(&p, end, "{\"freq\":{"))
+        return -1;
+    while (p < end && *p == '"') {
+        const char *k = ++p;
+        while (p < end && *p != '"' && *p != '\\')
+            p++;
+        if (p >= end || *p != '"')
+            goto fail;
+        FreqEntry fe = {k, (size_t)(p - k), 0.0};
+        p++;
+        if (expect(&p, end, ":") || parse_uint(&p, end, &fe.count))
+            goto fail;
+        e = grow_array(e, &cap, n + 1, sizeof *e);
+        e[n++] = fe;
+        if (p < end && *p == ',')
+            p++;
+        else
+            break;
+    }
+    if (expect(&p, end, "},\"n_words\":["))
+        goto fail;
+    for (int i = 0; i < 3; i++)
+        if (parse_uint(&p, end, &n_words[i]) || expect(&p, end, i < 2 ? "," : "]"))
+            goto fail;
+    if (expect(&p, end, ",\"name\":\""))
+        goto fail;
+    *name = p;
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    if (p >= end || *p != '"')
+        goto fail;
+    *name_len = (size_t)(p - *name);
+    p++;
+    if (expect(&p, end, "}"))
+        goto fail;
+    while (p < end && (*p == '\n' || *p == ' ' || *p == '\r' || *p == '\t'))
+        p++;
+    if (p != end)
+        goto fail;
+    *out = e;
+    *nout = n;
+    return 0;
+fail:
+    free(e);
+    return -1;
+}
+
+static int add_entries(LangDetector *d, const FreqEntry *e, size_t n, const double n_words[3], size_t index)
+{
+    uint32_t cps[4];
+    for (size_t i = 0; i < n; i++) {
+        const char *w = e[i].key;
+        size_t wl = e[i].len, ncp = nlpre_cplen(w, wl);
+        if (ncp < 1 || ncp > 3 || !utf8_valid(w, wl, NULL))
+            continue;
+        decode_all(w, wl, cps);
+        uint32_t row = gram_add(d, pack_gram(cps, ncp));
+        d->prob[(size_t)row * d->width + index] = 1.0 * e[i].count / n_words[ncp - 1];
+    }
+    return 0;
+}
+
 static int load_profile(LangDetector *d, const char *path, size_t index, Err *err)
 {
     static char where[4096];
@@ -382,6 +487,26 @@ static int load_profile(LangDetector *d, const char *path, size_t index, Err *er
     if (!text) {
         err_set(err, where, 0, "cannot read: %s", strerror(errno));
         return -1;
+    }
+    FreqEntry *fe;
+    size_t nfe, name_len;
+    double nw_fast[3];
+    const char *fname;
+    if (parse_profile_fast(text, len, &fe, &nfe, nw_fast, &fname, &name_len) == 0) {
+        char *nm = xstrndup(fname, name_len);
+        for (size_t i = 0; i < d->nlang; i++)
+            if (!strcmp(d->langs[i], nm)) {
+                err_set(err, where, 0, "duplicate language profile '%s'", nm);
+                free(nm);
+                free(fe);
+                free(text);
+                return -1;
+            }
+        d->langs[index] = nm;
+        add_entries(d, fe, nfe, nw_fast, index);
+        free(fe);
+        free(text);
+        return 0;
     }
     cJSON *j = cJSON_ParseWithLength(text, len);
     free(text);
