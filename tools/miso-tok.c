@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "chat.h"
 #include "jsonl.h"
 #include "ofile.h"
 #include "progress.h"
@@ -26,6 +27,10 @@ static const char usage[] =
     "  -b, --bos             prepend the tokenizer's BOS id to each line of ids\n"
     "      --eos             append the tokenizer's EOS id to each line of ids\n"
     "      --no-special      treat special-token text (\"<|eot_id|>\") as plain text\n"
+    "      --chat TEMPLATE   each text is a user message: encode it rendered with a chat template\n"
+    "                        (llama3, mistral, chatml, plain, or auto: guessed from the tokenizer)\n"
+    "                        up to and including the generation prompt\n"
+    "      --system TEXT     with --chat: a system message before each user message\n"
     "  -d, --decode          ids to text\n"
     "      --skip-special    with --decode: leave special tokens out\n"
     "      --info            print the tokenizer's kind, vocabulary size, BOS and EOS, and exit\n"
@@ -36,6 +41,9 @@ static const char usage[] =
 
 typedef struct {
     int json, bos, eos, special, decode, skip_special, quiet;
+    int chat;
+    ChatTemplate tpl;
+    const char *system;
 } Opts;
 
 static void encode_line(const Tokenizer *t, const Opts *o, const char *s, size_t n, IntVec *ids, StrBuf *out)
@@ -43,7 +51,19 @@ static void encode_line(const Tokenizer *t, const Opts *o, const char *s, size_t
     ids->n = 0;
     if (o->bos && tok_bos(t) >= 0)
         intvec_push(ids, tok_bos(t));
-    tok_encode(t, s, n, o->special, ids);
+    if (o->chat) {
+        /* the rendered prompt is one text, encoded with its special tokens
+         * recognised, as HF's apply_chat_template(tokenize=True) does */
+        StrBuf user = SB_INIT, text = SB_INIT;
+        sb_add(&user, s, n);
+        chat_render_prompt(o->tpl, t, o->system, user.buf, &text);
+        sb_adds(&text, chat_generation_prompt_for(o->tpl, t));
+        tok_encode(t, text.buf, text.len, 1, ids);
+        sb_release(&user);
+        sb_release(&text);
+    } else {
+        tok_encode(t, s, n, o->special, ids);
+    }
     if (o->eos && tok_eos(t) >= 0)
         intvec_push(ids, tok_eos(t));
     /* printf per id was an eighth of the run time: format by hand */
@@ -152,7 +172,7 @@ static void run(const Tokenizer *t, const Opts *o, const char *path, FILE *f, Pr
 int main(int argc, char **argv)
 {
     util_set_prog(argv[0]);
-    enum { OPT_EOS = 256, OPT_NO_SPECIAL, OPT_SKIP_SPECIAL, OPT_INFO };
+    enum { OPT_EOS = 256, OPT_NO_SPECIAL, OPT_SKIP_SPECIAL, OPT_INFO, OPT_CHAT, OPT_SYSTEM };
     static const struct option longopts[] = {
         {"tokenizer", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
@@ -162,6 +182,8 @@ int main(int argc, char **argv)
         {"decode", no_argument, NULL, 'd'},
         {"skip-special", no_argument, NULL, OPT_SKIP_SPECIAL},
         {"info", no_argument, NULL, OPT_INFO},
+        {"chat", required_argument, NULL, OPT_CHAT},
+        {"system", required_argument, NULL, OPT_SYSTEM},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -169,7 +191,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     Opts o = {.special = 1};
-    const char *tokpath = NULL, *output = NULL;
+    const char *tokpath = NULL, *output = NULL, *chat = NULL;
     int info = 0, c;
     while ((c = getopt_long(argc, argv, "t:jbdo:qhV", longopts, NULL)) != -1) {
         switch (c) {
@@ -181,6 +203,8 @@ int main(int argc, char **argv)
         case 'd': o.decode = 1; break;
         case OPT_SKIP_SPECIAL: o.skip_special = 1; break;
         case OPT_INFO: info = 1; break;
+        case OPT_CHAT: chat = optarg; break;
+        case OPT_SYSTEM: o.system = optarg; break;
         case 'o': output = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h':
@@ -197,12 +221,24 @@ int main(int argc, char **argv)
         die_usage("--bos/--eos go with encoding, not --decode");
     if (!o.decode && o.skip_special)
         die_usage("--skip-special goes with --decode");
+    if (chat && o.decode)
+        die_usage("--chat goes with encoding, not --decode");
+    if (o.system && !chat)
+        die_usage("--system goes with --chat");
+    if (chat && strcmp(chat, "auto") != 0 && chat_template_from_name(chat, &o.tpl) < 0)
+        die_usage("unknown chat template '%s' (llama3, mistral, chatml, plain, auto)", chat);
     Err err;
     Tokenizer *t = tok_load(tokpath, &err);
     if (!t)
         err_die(&err);
+    if (chat) {
+        o.chat = 1;
+        if (!strcmp(chat, "auto"))
+            o.tpl = chat_guess(t);
+    }
     if (info) {
-        printf("kind\t%s\nvocab_size\t%d\nbos\t%d\neos\t%d\n", tok_kind(t), tok_vocab_size(t), tok_bos(t), tok_eos(t));
+        printf("kind\t%s\nvocab_size\t%d\nbos\t%d\neos\t%d\nchat_template\t%s\n", tok_kind(t), tok_vocab_size(t),
+               tok_bos(t), tok_eos(t), chat_template_name(chat_guess(t)));
         tok_free(t);
         util_close_stdout();
         return 0;

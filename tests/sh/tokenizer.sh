@@ -204,8 +204,14 @@ miso-tok -t "$W/nonexistent" </dev/null >/dev/null 2>&1; rc=$?
 echo '{"model": {"type": "Unigram", "vocab": []}}' >"$W/uni.json"
 err=$(miso-tok -t "$W/uni.json" </dev/null 2>&1); rc=$?
 [ $rc = 1 ] && [[ "$err" == *unsupported* ]] && ok "an unsupported tokenizer model is refused by name" || bad "Unigram: exit $rc '$err'"
-[ "$(miso-tok -t "$L3" --info | tr '\t\n' ' ')" = "kind bytelevel-bpe vocab_size 128256 bos 128000 eos 128001 " ] &&
-    ok "--info reports kind, vocabulary size, BOS and EOS" || bad "--info: $(miso-tok -t "$L3" --info | tr '\t\n' ' ')"
+[ "$(miso-tok -t "$L3" --info | tr '\t\n' ' ')" = "kind bytelevel-bpe vocab_size 128256 bos 128000 eos 128001 chat_template llama3 " ] &&
+    ok "--info reports kind, vocabulary size, BOS, EOS and the guessed chat template" || bad "--info: $(miso-tok -t "$L3" --info | tr '\t\n' ' ')"
+[ "$(echo Hi | miso-tok -t "$L3" --chat auto)" = "128000 128006 882 128007 271 13347 128009 128006 78191 128007 271" ] &&
+    ok "--chat auto renders a user message with the Llama-3 template (documented ids)" || bad "--chat auto: $(echo Hi | miso-tok -t "$L3" --chat auto)"
+[ "$(echo Hi | miso-tok -t "$MI" --chat mistral)" = "1 733 16289 28793 15359 733 28748 16289 28793" ] &&
+    ok "--chat mistral gives the documented Mistral prompt ids" || bad "--chat mistral: $(echo Hi | miso-tok -t "$MI" --chat mistral)"
+[ "$(echo hi | miso-tok -t byte --chat plain --system s)" = "256 260 10 115 261 10 258 10 104 105 261 10 259 10" ] &&
+    ok "--chat plain --system on the byte tokenizer" || bad "--chat plain: $(echo hi | miso-tok -t byte --chat plain --system s)"
 printf '"<|im_start|>user\\nHi<|im_end|>"\n' | miso-tok -t "$Q3" --json >"$W/o"
 [ "$(cat "$W/o")" = "151644 872 198 13048 151645" ] && ok "Qwen3: ChatML tokens are single ids (151644, 151645)" ||
     bad "Qwen3 ChatML ids: $(cat "$W/o")"
