@@ -19,6 +19,15 @@
  *     259 <|assistant|>, 260 <|system|>, 261 <|end|>, 262 <pad>, 263 <unk>;
  *     vocab size 264 (fixed: the model presets depend on it).
  *
+ * Limits (tok_load refuses anything else by name): model BPE only (no
+ * Unigram/WordPiece); pre-tokenizers ByteLevel, Split (Isolated or Removed,
+ * not inverted), Metaspace (split false) and Sequences of them; normalizers
+ * Prepend "▁", Replace " "->"▁", NFC and Sequences of them.  Added tokens
+ * are matched on the raw text (the "normalized" flag is not applied);
+ * lstrip/rstrip take ASCII white space, single_word treats bytes >= 0x80 as
+ * word characters.  PCRE2 10.42 and the NFC tables know Unicode 14: letters
+ * and compositions added since may split differently from a newer HF/ICU.
+ *
  * Invariants
  *   - A loaded Tokenizer is immutable apart from an internal pre-token cache.
  *   - decode(encode(x)) == x for valid UTF-8 x, except, as in HF, a text that
