@@ -334,6 +334,7 @@ int crab_parse(CrabRecord *c, const char *text, size_t len, const char *path, lo
     static const int order[] = {3, 4, 5, 6, 7, 8, 2, 10};
     const char *why = NULL;
     int rc = 0;
+    c->wrapper = 0;
     for (size_t i = 0; i < sizeof order / sizeof *order && rc == 0; i++)
         rc = try_pattern(c, order[i], text, len, &why);
     if (rc == 0) {
@@ -353,8 +354,15 @@ int crab_parse(CrabRecord *c, const char *text, size_t len, const char *path, lo
         }
     }
     if (rc < 0) {
+        /* name the wrapper that matched (wrapper 2 with a line block reads
+         * the same as wrapper 11) so the user can look the record up */
+        char where[40] = "";
+        if (c->wrapper == 2 && why && strstr(why, "one unmarked line"))
+            snprintf(where, sizeof where, " (wrapper 2 or 11)");
+        else if (c->wrapper > 0)
+            snprintf(where, sizeof where, " (wrapper %d)", c->wrapper);
         c->nCons = 0;
-        err_set(err, path, line, "cannot take the constraints apart: %s", why ? why : "no wrapper matches");
+        err_set(err, path, line, "cannot take the constraints apart: %s%s", why ? why : "no wrapper matches", where);
         return -1;
     }
     return 0;

@@ -25,6 +25,12 @@
  * joined by spaces (they cannot be separated: sentence splitting would be a
  * guess), a block that is one unmarked line (one constraint, or several joined
  * by spaces?), and wrappers 1 and 9 (no wrapper text) with unmarked lines.
+ * A single unmarked line after wrapper 2's sentence stays refused: wrapper
+ * 11 (the "long" form) writes the same sentence and a block without a
+ * leading newline, so "met.\nA. B." is wrapper 2 with one constraint or
+ * wrapper 11 with two joined by spaces; wrapper 10's block likewise.  The
+ * message ends with the wrapper that matched, " (wrapper 3)", which
+ * err_reason drops, so --skip-bad counts refusals by kind.
  * Wrapper 11 and wrapper 2 with a line block give the same text; crab_parse
  * reports 2.
  *

@@ -150,10 +150,21 @@ int main(void)
         }
     CHECK(same, "crab_render builds the same text as the documented templates for all 77 combinations");
 
-    const char *msg = "cannot take the constraints apart: constraints joined by spaces cannot be separated";
+    const char *msg = "cannot take the constraints apart: constraints joined by spaces cannot be separated (wrapper 3)";
     make_text(&t, 3, 6, xs[0], cs, 3);
     CHECK(crab_parse(&c, t.buf, t.len, "f.jsonl", 7, &err) < 0 && err.line == 7 && !strcmp(err.msg, msg),
-          "reports space-joined constraints in wrapper 3 with the record's line");
+          "reports space-joined constraints in wrapper 3 with the record's line and the wrapper");
+    const char *one = "Name a river.\n\nWhen answering, please ensure that the following constraints are also met.\nBe brief.";
+    CHECK(crab_parse(&c, one, strlen(one), "f", 1, &err) < 0 &&
+              !strcmp(err.msg, "cannot take the constraints apart: the constraint block is one unmarked line: one "
+                               "constraint, or several joined by spaces (wrapper 2 or 11)"),
+          "refuses one unmarked line after the wrapper 2/11 sentence, naming both wrappers");
+    StrBuf why = SB_INIT;
+    err_reason(err.msg, &why);
+    CHECK(!strcmp(why.buf, "cannot take the constraints apart: the constraint block is one unmarked line: one "
+                           "constraint, or several joined by spaces"),
+          "--skip-bad counts it under the refusal's reason, without the wrapper");
+    sb_release(&why);
     CHECK(crab_parse(&c, "just a question", 15, "f", 1, &err) < 0, "refuses a text with no constraint block");
     const char *both = "- a\n- b\nx\n\n- c\n- d";
     CHECK(crab_parse(&c, both, strlen(both), "f", 1, &err) < 0 && strstr(err.msg, "wrapper 1 or 9"),
