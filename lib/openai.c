@@ -267,7 +267,24 @@ static void excerpt(const char *s, size_t n, char *out, size_t size)
 
 int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t why_size)
 {
-    cJSON *o = cJSON_ParseWithLength(body, n);
+    /* \u0000 would cut the C string cJSON hands back: it becomes U+FFFD
+     * (the same length, "\uFFFD").  Every backslash in valid JSON starts an
+     * escape, so a scan that skips the escaped character finds them all. */
+    char *copy = NULL;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (body[i] != '\\')
+            continue;
+        if (body[i + 1] == 'u' && i + 6 <= n && !memcmp(body + i + 2, "0000", 4)) {
+            if (!copy) {
+                copy = xmalloc(n);
+                memcpy(copy, body, n);
+            }
+            memcpy(copy + i + 2, "FFFD", 4);
+        }
+        i++;
+    }
+    cJSON *o = cJSON_ParseWithLength(copy ? copy : body, n);
+    free(copy);
     char ex[100];
     int rc = -1;
     if (!o) {
@@ -279,13 +296,18 @@ int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t 
     const cJSON *c0 = cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
     const cJSON *msg = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "message") : NULL;
     const cJSON *content = msg ? cJSON_GetObjectItemCaseSensitive(msg, "content") : NULL;
+    const cJSON *fr = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "finish_reason") : NULL;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
     if (cJSON_IsString(content)) {
         sb_adds(out, content->valuestring);
-        rc = 0;
-    } else if (e) {
+        rc = cJSON_IsString(fr) && !strcmp(fr->valuestring, "length") ? 1 : 0;
+    } else if (e && !cJSON_IsNull(e)) {
         const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
         snprintf(why, why_size, "server error: %s", cJSON_IsString(m) ? m->valuestring : "(no message)");
+        rc = -2;
+    } else if (cJSON_IsArray(ch) && !c0) {
+        snprintf(why, why_size, "the server answered with an empty 'choices' list");
+        rc = -2;
     } else if (!cJSON_IsObject(o) || !c0) {
         snprintf(why, why_size, "malformed JSON answer: no 'choices'");
     } else {
@@ -324,11 +346,14 @@ static void finish(OaiClient *c, Req *r, CURLcode code)
         retry = retryable_curl(code);
     } else if (status >= 200 && status < 300) {
         sb_reset(&r->res.content);
-        if (oai_parse_answer(r->resp.buf, r->resp.len, &r->res.content, why, sizeof why) == 0) {
+        int pr = oai_parse_answer(r->resp.buf, r->resp.len, &r->res.content, why, sizeof why);
+        if (pr >= 0) {
             r->res.ok = 1;
+            r->res.cut = pr == 1;
             r->state = REQ_DONE;
             return;
         }
+        retry = pr == -2; /* an error object or no choice may pass next time */
     } else {
         char ex[100], tmp[200];
         StrBuf m = SB_INIT;

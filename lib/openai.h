@@ -18,7 +18,8 @@
  * else backoff_ms * 2^(k-1) plus up to 25% jitter (seeded, so reruns wait
  * the same); every wait is capped at max_wait_ms.  Other 4xx answers and
  * answers that are not valid chat-completions JSON fail at once (a server
- * that returns garbage will return it again).
+ * that returns garbage will return it again); an answer carrying an "error"
+ * object or no choice is retried even with status 200.
  *
  * Secrets: the API key is copied into the Authorization header only.  It is
  * never part of an error message, and curl's verbose mode is never enabled.
@@ -72,6 +73,7 @@ typedef struct {
     uint64_t tag;             /* as submitted */
     int ok;
     StrBuf content;           /* the answer (ok) */
+    int cut;                  /* finish_reason "length": cut at max_tokens */
     int attempts;
     long http_status;         /* last HTTP status, 0 if none */
     double waited_s;          /* seconds spent waiting between attempts */
@@ -98,7 +100,13 @@ int oai_wait(OaiClient *c, OaiResult *res);
 void oai_result_release(OaiResult *r);
 
 /* Parse a chat-completions answer body: the content of choices[0].message
- * appended to out; 0, or -1 with a short reason in why. */
+ * appended to out.  Returns 0, or 1 when finish_reason is "length" (the
+ * answer was cut at max_tokens; it is still an answer); -1 with a short
+ * reason in why for a body that is not a chat completion (not retried), -2
+ * for an "error" object or an empty "choices" list (even with HTTP 200:
+ * some proxies answer upstream failures so; retried like a 5xx).  A
+ * \u0000 in the content becomes U+FFFD (C strings cannot hold NUL); other
+ * bytes are passed on as they are (miso-gen repairs invalid UTF-8). */
 int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t why_size);
 
 #endif

@@ -414,7 +414,7 @@ typedef struct {
     size_t *todo, ntodo;
     int fd;
     Progress prog;
-    size_t answered, failed;
+    size_t answered, failed, cut;
 } Run;
 
 static void fail(Run *run, const Item *it, const char *why)
@@ -481,6 +481,7 @@ static void run_api(Run *run)
         if (r.ok) {
             emit(run->fd, it, r.content.buf, r.content.len, 0, NULL, 0);
             run->answered++;
+            run->cut += r.cut != 0;
         } else
             fail(run, it, r.error);
         oai_result_release(&r);
@@ -488,6 +489,11 @@ static void run_api(Run *run)
     }
     prompt_release(&p);
     oai_free(c);
+    if (run->cut && !o->quiet) {
+        progress_done(&run->prog);
+        warn("%zu answer%s cut at the length limit (finish_reason \"length\"; kept as answers)", run->cut,
+             run->cut == 1 ? " was" : "s were");
+    }
 }
 
 static int parse_ids(const char *s, IntVec *v)

@@ -15,6 +15,11 @@ misbehave, counted per distinct message so retries see the next behaviour:
     #drop=N      the first N attempts: the connection is closed with no reply
     #badjson     every attempt gets 200 with a truncated JSON body
     #nocontent   every attempt gets 200 with JSON lacking choices
+    #err200=N    the first N attempts get 200 with an "error" object
+    #nochoice=N  the first N attempts get 200 with an empty "choices" list
+    #length      the answer has finish_reason "length"
+    #rawbytes    the answer content carries the raw bytes ff fe (not UTF-8)
+    #nul         the answer content carries \u0000
 
 With --key, a request without "Authorization: Bearer K" gets 401.  Each
 request is logged to L as a JSON line (time, prompt, attempt, status, model,
@@ -118,6 +123,15 @@ class Handler(BaseHTTPRequestHandler):
             self.log_req(req, prompt, attempt, 200)
             self.reply(200, json.dumps({"id": "x", "object": "chat.completion"}))
             return
+        n_err, n_noch = tag(prompt, "err200", 1), tag(prompt, "nochoice", 1)
+        if n_err and attempt <= n_err:
+            self.log_req(req, prompt, attempt, 200)
+            self.reply(200, json.dumps({"error": {"message": "upstream overloaded", "code": 502}}))
+            return
+        if n_noch and attempt <= n_noch:
+            self.log_req(req, prompt, attempt, 200)
+            self.reply(200, json.dumps({"id": "x", "object": "chat.completion", "choices": []}))
+            return
         self.log_req(req, prompt, attempt, 200)
         body = {
             "id": "chatcmpl-%d" % attempt,
@@ -128,7 +142,20 @@ class Handler(BaseHTTPRequestHandler):
                          "message": {"role": "assistant", "content": "answer: " + prompt}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
-        self.reply(200, json.dumps(body, ensure_ascii=False))
+        if "#length" in prompt:
+            body["choices"][0]["finish_reason"] = "length"
+        if "#nul" in prompt:
+            body["choices"][0]["message"]["content"] += "\x00end"
+        text = json.dumps(body, ensure_ascii=False)
+        if "#rawbytes" in prompt:  # invalid UTF-8 inside the JSON string
+            data = text.encode().replace(b"#rawbytes", b"#raw\xff\xfebytes")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.reply(200, text)
 
 
 def main():

@@ -98,6 +98,30 @@ check 'grep -q "b.jsonl:3: prompt key 42: malformed JSON answer: no .choices." "
     "an answer without choices is an error; the good answer is kept"
 check '[ $(attempts "b #badjson") = 1 ]' "malformed answers are not retried"
 
+# ---- servers that misbehave politely: HTTP 200 with an error, no choice, cut answers, odd bytes
+printf '%s\n' '{"key": 80, "prompt": "e2 #err200=2"}' '{"key": 81, "prompt": "n #nochoice=1"}' \
+    '{"key": 82, "prompt": "l #length"}' '{"key": 83, "prompt": "r #rawbytes"}' '{"key": 84, "prompt": "z #nul"}' >"$T/m.jsonl"
+gen -p 16 "$T/m.jsonl" -o "$T/m.out" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(attempts "e2 #err200=2") = 3 ] && grep -q "answer: e2" "$T/m.out"' \
+    "an error object with HTTP 200 is retried, then answered"
+check '[ $(attempts "n #nochoice=1") = 2 ] && grep -q "answer: n #nochoice" "$T/m.out"' "an empty choices list is retried"
+check 'grep -q "answer: l #length" "$T/m.out" && grep -q "1 answer was cut at the length limit" "$T/err"' \
+    "finish_reason length keeps the answer and says so on stderr"
+check 'python3 - "$T/m.out" <<"PY"
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+r = {j["key"]: j["response"] for j in map(json.loads, raw.decode("utf-8").splitlines())}
+sys.exit(not (r[83] == "answer: r #raw\ufffd\ufffdbytes" and r[84] == "answer: z #nul\ufffdend"))
+PY' "invalid UTF-8 and \\u0000 in an answer become U+FFFD; the output stays valid UTF-8 JSON"
+check '[ $(wc -l <"$T/m.out") = 5 ]' "--parallel larger than the number of prompts answers each once"
+echo '{"key": 85, "prompt": "e3 #err200=9"}' | gen --retries 1 2>"$T/err" >/dev/null; rc=$?
+check '[ $rc = 1 ] && grep -q "prompt key 85: server error: upstream overloaded (gave up after 2 attempts)" "$T/err"' \
+    "a persistent error object gives up with the server's message"
+for u in "$URL/" "$URL/v1/chat/completions" "$URL//"; do
+    echo '{"key": 86, "prompt": "url"}' | miso-gen --api "$u" --model-name mock --api-key-env MISO_TEST_KEY 2>/dev/null >"$T/url.out"; rc=$?
+    check '[ $rc = 0 ] && grep -q "answer: url" "$T/url.out"' "accepts the server URL form '${u#$URL}'"
+done
+
 # ---- the API key
 cat "$T"/*.out "$T/out.jsonl" "$T/err" >"$T/all" 2>/dev/null
 check '! grep -qF "$KEY" "$T/all"' "the API key appears in no output and no message"
@@ -126,6 +150,20 @@ check '[ "$s_att" -le $((12 + 2)) ]' "the rerun asked only for the missing promp
 gen "$T/s.jsonl" -o "$T/s.out" 2>"$T/err"; rc=$?
 check '[ $rc = 0 ] && grep -q "0 answered now, 12 already answered" "$T/err"' "a complete output file means nothing to do"
 
+
+# ---- SIGINT (Ctrl-C) in the middle: finished answers kept, the rerun completes
+for k in $(seq 200 207); do printf '{"key": %d, "prompt": "i%d #slow=0.4"}\n' $k $k; done >"$T/i.jsonl"
+env --default-signal=INT miso-gen --api "$URL" --model-name mock --api-key-env MISO_TEST_KEY -p 2 "$T/i.jsonl" \
+    -o "$T/i.out" 2>/dev/null &
+G=$!
+sleep 1.1
+kill -INT $G 2>/dev/null; wait $G; rc=$?
+n1=$(wc -l <"$T/i.out")
+check '[ $rc != 0 ] && [ "$n1" -ge 1 ] && [ "$n1" -lt 8 ] && ! ls "$T" | grep -q "i.out.tmp"' \
+    "SIGINT stops the run keeping the $n1 finished answers"
+gen -p 4 "$T/i.jsonl" -o "$T/i.out" 2>"$T/err"; rc=$?
+check '[ $rc = 0 ] && [ $(wc -l <"$T/i.out") = 8 ] && [ "$(grep -o "\"key\":[0-9]*" "$T/i.out" | sort -u | wc -l)" = 8 ]' \
+    "the rerun after SIGINT answers the rest, each prompt once"
 
 # ---- local generation: a tiny random model with the built-in byte tokenizer
 # (written here as a Hugging Face directory with the standard library), and

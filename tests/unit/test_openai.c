@@ -39,6 +39,18 @@ int main(void)
     const char *err = "{\"error\":{\"message\":\"model not found\"}}";
     CHECK(oai_parse_answer(err, strlen(err), &out, why, sizeof why) < 0 && !strcmp(why, "server error: model not found"),
           "an error object gives the server's message");
+    CHECK(oai_parse_answer(err, strlen(err), &out, why, sizeof why) == -2, "an error object is worth a retry (-2)");
+    const char *empty = "{\"choices\":[]}";
+    CHECK(oai_parse_answer(empty, strlen(empty), &out, why, sizeof why) == -2 && strstr(why, "empty 'choices'"),
+          "an empty choices list is reported as such and is worth a retry");
+    const char *len = "{\"choices\":[{\"finish_reason\":\"length\",\"message\":{\"content\":\"cut\"}}]}";
+    sb_reset(&out);
+    CHECK(oai_parse_answer(len, strlen(len), &out, why, sizeof why) == 1 && !strcmp(out.buf, "cut"),
+          "finish_reason length is an answer flagged as cut (1)");
+    const char *nul = "{\"choices\":[{\"message\":{\"content\":\"a\\u0000b\\\\u0000c\"}}]}";
+    sb_reset(&out);
+    CHECK(oai_parse_answer(nul, strlen(nul), &out, why, sizeof why) == 0 && !strcmp(out.buf, "a\xef\xbf\xbd" "b\\u0000c"),
+          "\\u0000 becomes U+FFFD, an escaped backslash before u0000 stays text");
     const char *bin = "\x01\x02garbage";
     CHECK(oai_parse_answer(bin, strlen(bin), &out, why, sizeof why) < 0 && !strchr(why, '\x01'),
           "the excerpt of a binary answer is printable");
