@@ -37,6 +37,7 @@ struct Packer {
     size_t mask_cap;
     float weights[PACK_MAX_INPUTS];
     StrBuf id, text, text2, text3;
+    int id_given;       /* the id came from the record (not PATH:LINE) */
     StrBuf ctx;                 /* rendered prompt the output follows (input 0 / the succ prompt) */
     StrBuf otext;               /* the output part's text, segment after segment */
     size_t *seg_start;          /* (nseg) byte offsets in otext */
@@ -243,9 +244,16 @@ static int read_weights(Packer *p, const cJSON *rec, int n, int mode, const floa
     return 0;
 }
 
-static void read_id(Packer *p, const cJSON *rec)
+static void read_id(Packer *p, const cJSON *rec, const char *path, long line)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+    if (!(cJSON_IsString(id) && id->valuestring[0]) && !cJSON_IsNumber(id)) {
+        /* no usable id: where the record came from, stable across reruns */
+        sb_addf(&p->id, "%s:%ld", path ? path : "<input>", line);
+        p->id_given = 0;
+        return;
+    }
+    p->id_given = 1;
     if (cJSON_IsString(id))
         sb_adds(&p->id, id->valuestring);
     else if (cJSON_IsNumber(id)) {
@@ -628,7 +636,7 @@ int packer_next(Packer *p, const cJSON *rec, const char *path, long line, PackSa
     }
     for (size_t j = 0; j < p->out.n; j++)
         intvec_push(&p->outpos, start + (int32_t)j);
-    read_id(p, rec);
+    read_id(p, rec, path, line);
 
     memset(s, 0, sizeof *s);
     s->mode = mode;
@@ -658,7 +666,8 @@ int packer_next(Packer *p, const cJSON *rec, const char *path, long line, PackSa
             return err_set(err, path, line,
                            "sample%s%s%s dropped: its inputs need %d positions, --max-len %d leaves no "
                            "supervised output token",
-                           p->id.len ? " '" : "", p->id.buf, p->id.len ? "'" : "", (int)start, p->max_len), 0;
+                           p->id_given ? " '" : "", p->id_given ? p->id.buf : "", p->id_given ? "'" : "",
+                           (int)start, p->max_len), 0;
         }
         p->st.truncated++;
         p->st.truncated_tokens += (uint64_t)(s->out_len - keep);

@@ -49,6 +49,11 @@
  * output_loss_mask every output token but the first is supervised.  Ids are
  * checked against vocab_size when it is known (> 0).
  *
+ * The sample id is the record's "id" (a string, or a number written in
+ * decimal); a record without a usable one (absent, null, "", another type)
+ * gets "PATH:LINE" from where it was read (e.g. "train.jsonl:12"), so every
+ * sample of a pack has a stable, non-empty id.
+ *
  * A missing "mode" means sft when there is exactly one input (an error
  * otherwise).  "weights" (para/succ only) must have one number >= 0 per
  * input, summing to 1 within 1e-3.

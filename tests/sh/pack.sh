@@ -37,6 +37,12 @@ check '[ $rc = 0 ] && [ $(wc -l <"$T/t.jsonl") = 1 ]' "--max-len keeps the trunc
 check 'grep -q "<stdin>:2: sample dropped" "$T/err" && grep -q "truncated 1 samples (11 output tokens cut), dropped 1" "$T/err"' \
     "truncation and drops are reported with FILE:LINE and counted"
 
+printf '%s\n' '{"inputs":["a"],"output":"b"}' '{"id":"","inputs":["a"],"output":"b"}' '{"id":7,"inputs":["a"],"output":"b"}' \
+    '{"id":null,"inputs":["a"],"output":"b"}' >"$T/noid.jsonl"
+miso-pack -q -t byte -f jsonl "$T/noid.jsonl" >"$T/noid.out"; rc=$?
+check '[ $rc = 0 ] && [ "$(grep -o "\"id\":\"[^\"]*\"" "$T/noid.out" | tr "\n" " ")" = "\"id\":\"$T/noid.jsonl:1\" \"id\":\"$T/noid.jsonl:2\" \"id\":\"7\" \"id\":\"$T/noid.jsonl:4\" " ]' \
+    "a record without a usable id gets FILE:LINE as its sample id"
+
 printf '%s\n' '{"inputs":["a"],"output":"b"}' '{"inputs":["a"]}' >"$T/bad.jsonl"
 miso-pack -t byte "$T/bad.jsonl" -o "$T/bad.pack" 2>"$T/err"; rc=$?
 check '[ $rc = 1 ] && grep -qx "miso-pack: $T/bad.jsonl:2: missing field '"'"'output'"'"'" "$T/err"' \
