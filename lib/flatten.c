@@ -804,12 +804,54 @@ static char *unit_text(const Request *q, const Unit *u, unsigned keep, int task,
         sb_add(&res, s, len);
     }
     char last = q->t[u->e - 1];
-    if (res.len && strchr(".?!", last) && !strchr(".?!\"'>)", res.buf[res.len - 1]))
+    /* The removed clause may have carried the full stop: give it back,
+     * also after a closing quote or bracket ("... "Python" and "Java"",
+     * "(... ***)") unless the quote itself ends in one. */
+    char end = res.len ? res.buf[res.len - 1] : 0, before = res.len > 1 ? res.buf[res.len - 2] : 0;
+    if (res.len && strchr(".?!", last) && !strchr(".?!", end) &&
+        (!strchr("\"')>", end) || !strchr(".?!", before)))
         sb_addc(&res, last);
     else if (res.len && isalnum((unsigned char)res.buf[res.len - 1]) && !memchr(res.buf, '\n', res.len))
         sb_addc(&res, '.');
     sb_release(&out);
     return sb_detach(&res, NULL);
+}
+
+/* A kept unit right after a removed one may lean on it: "All letters must
+ * be lower case. Also, please put ..." and "Your response should contain
+ * 30 sentences. Also, it must contain 8 placeholders".  Drop the leading
+ * "Also," and give "it" back the removed sentence's subject when that is
+ * the response ("Your response", "Your answer", "The response", ...).
+ * Takes txt (malloc'd) and returns the text to use. */
+static char *after_removed(const Request *q, const Unit *gone, char *txt)
+{
+    static const char *const subjects[] = {"Your entire response", "Your response", "Your entire answer",
+                                           "Your answer", "Your reply", "The response", "The answer"};
+    const char *s = txt;
+    if (!strncmp(s, "Also, ", 6))
+        s += 6;
+    else if (!strncmp(s, "Also ", 5) && islower((unsigned char)s[5]))
+        s += 5;
+    else
+        return txt;
+    StrBuf b = SB_INIT;
+    const char *g = q->t + gone->s;
+    size_t gn = gone->e - gone->s;
+    const char *subj = NULL;
+    for (size_t i = 0; i < sizeof subjects / sizeof *subjects && !subj; i++) {
+        size_t l = strlen(subjects[i]);
+        if (gn > l && !strncmp(g, subjects[i], l) && g[l] == ' ')
+            subj = subjects[i];
+    }
+    if (subj && !strncmp(s, "it ", 3)) {
+        sb_adds(&b, subj);
+        sb_adds(&b, s + 2);
+    } else {
+        sb_addc(&b, (char)toupper((unsigned char)s[0]));
+        sb_adds(&b, s + 1);
+    }
+    free(txt);
+    return sb_detach(&b, NULL);
 }
 
 /* Compose the request for the kept constraints.  keep_task: keep units with
@@ -818,7 +860,7 @@ static char *compose(const Analysis *a, unsigned keep, int keep_task, cJSON *rem
 {
     const Request *q = &a->q;
     StrBuf out = SB_INIT, log = SB_INIT;
-    size_t last_kept = 0;
+    size_t last_kept = 0, last_removed = (size_t)-1;
     int have = 0;
     for (size_t k = 0; k < q->nu; k++) {
         const Unit *u = &q->u[k];
@@ -838,6 +880,7 @@ static char *compose(const Analysis *a, unsigned keep, int keep_task, cJSON *rem
             goto fail;
         }
         if (!txt) {
+            last_removed = k;
             if (removed) {
                 char *t = xstrndup(q->t + u->s, u->e - u->s);
                 cJSON_AddItemToArray(removed, cJSON_CreateString(t));
@@ -855,6 +898,8 @@ static char *compose(const Analysis *a, unsigned keep, int keep_task, cJSON *rem
             cJSON_AddItemToArray(removed, cJSON_CreateString(p));
             sb_reset(&log);
         }
+        if (k > 0 && last_removed == k - 1)
+            txt = after_removed(q, &q->u[k - 1], txt);
         if (have) {
             /* separator: of those between the previous kept unit and this
              * one, the one with most newlines (keeps paragraph breaks) */

@@ -23,7 +23,12 @@
  *      unit owned by j alone is kept; a unit owned only by others is removed;
  *      a unit owned by j and others is cut into clauses at ", and", ",", ";",
  *      " and " between the owners' matches and the others' clauses removed
- *      (the subject "Your response should" moves to the kept clause).
+ *      (the subject "Your response should" moves to the kept clause; a
+ *      full stop carried by a removed clause comes back, after a closing
+ *      quote too).  A unit kept right after a removed one loses a leading
+ *      "Also," and its "it" gets the removed sentence's subject when that
+ *      is the response ("Also, it must contain" -> "Your response must
+ *      contain").
  *   5. The rules give up (FLATTEN_UNRESOLVED) when j is found nowhere, when a
  *      clause still carries two constraints, or when the first unit (the
  *      task) would be removed.  Those cases are settled by the override file

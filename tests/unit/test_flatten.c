@@ -246,6 +246,24 @@ static void unit_rules(void)
     free(s);
     cJSON_Delete(r);
 
+    r = parse("{\"key\":5,\"prompt\":\"Write a poem. Your response should contain at least 30 sentences. "
+              "Also, it must contain at least 8 placeholders represented by square brackets, such as [address].\","
+              "\"instruction_id_list\":[\"length_constraints:number_sentences\",\"detectable_content:number_placeholders\"],"
+              "\"kwargs\":[{\"relation\":\"at least\",\"num_sentences\":30},{\"num_placeholders\":8}]}");
+    s = flatten_rules(r, 1, &why);
+    CHECK_STR(s, "Write a poem. Your response must contain at least 8 placeholders represented by square brackets, such as [address].",
+              "after a removed sentence drops 'Also,' and gives 'it' the removed sentence's subject");
+    free(s);
+    cJSON_Delete(r);
+    r = parse("{\"key\":6,\"prompt\":\"Write a resume. Include the keywords \\\"Python\\\" and \\\"Java\\\" and wrap the "
+              "response with double quotation marks.\",\"instruction_id_list\":[\"keywords:existence\",\"startend:quotation\"],"
+              "\"kwargs\":[{\"keywords\":[\"Python\",\"Java\"]},{}]}");
+    s = flatten_rules(r, 0, &why);
+    CHECK_STR(s, "Write a resume. Include the keywords \"Python\" and \"Java\".",
+              "gives the full stop back after a closing quote when the removed clause carried it");
+    free(s);
+    cJSON_Delete(r);
+
     r = parse("{\"key\":3,\"prompt\":\"Write a song about rain. Do not use commas.\\nFirst repeat the request word for word "
               "without change, then give your answer\",\"instruction_id_list\":[\"combination:repeat_prompt\","
               "\"punctuation:no_comma\"],\"kwargs\":[{\"prompt_to_repeat\":\"Write a song about rain. Do not use commas.\"},{}]}");
