@@ -877,6 +877,12 @@ int tok_encode(const Tokenizer *t, const char *text, size_t n, int allow_special
 
 int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_special, StrBuf *out, Err *err)
 {
+    return tok_decode_tail(t, ids, n, 0, skip_special, out, err);
+}
+
+int tok_decode_tail(const Tokenizer *t, const int32_t *ids, size_t n, size_t from, int skip_special, StrBuf *out,
+                    Err *err)
+{
     /* SentencePiece kinds: the "▁" the normaliser put before each segment
      * (at the start, and after every added token) is dropped again. */
     int strip = t->kind == TK_SPM ? t->spm_prepend != PREPEND_NEVER : t->kind == TK_LLAMA2C;
@@ -888,7 +894,7 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_specia
             return -1;
         }
         if (t->added_kind[id]) {
-            if (!(skip_special && t->added_kind[id] == 1))
+            if (i >= from && !(skip_special && t->added_kind[id] == 1))
                 sb_add(out, t->text[id], t->text_len[id]);
             /* "first" prepends only at the text start, so only that "▁" goes */
             seg_start = !(t->kind == TK_SPM && t->spm_prepend == PREPEND_FIRST);
@@ -900,11 +906,9 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_specia
             s++;
             len--;
         }
-        if (t->kind == TK_LLAMA2C && id == t->bos)
-            seg_start = 1;
-        else
-            seg_start = 0;
-        sb_add(out, s, len);
+        seg_start = 0;
+        if (i >= from)
+            sb_add(out, s, len);
     }
     return 0;
 }

@@ -36,7 +36,8 @@
  *     the "▁" the normalizer prepends to each segment (the text start and
  *     the text after each added token) is removed again on decode, so
  *     decode a whole sequence at once: decoding ids one call at a time
- *     drops the leading space of each call's first word.
+ *     drops the leading space of each call's first word (tok_decode_tail is
+ *     the streaming form).
  *   - Invalid UTF-8 given to the tokenizer.json kinds is first repaired the
  *     way Node's TextDecoder (WHATWG) does it: each maximal invalid subpart
  *     becomes U+FFFD.  So the ids equal those of the JS reference
@@ -95,6 +96,12 @@ int tok_encode(const Tokenizer *t, const char *text, size_t n, int allow_special
  * special tokens rendered as their text when skip_special is 0).  0, or -1
  * for an out-of-range id (err filled). */
 int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int skip_special, StrBuf *out, Err *err);
+/* Append the text that ids[from..n) contribute to the decode of ids[0..n):
+ * for streaming generation, where decoding only the new ids would lose a
+ * SentencePiece word's space.  The appended bytes may end inside a UTF-8
+ * character (the next call continues it).  0 or -1 as tok_decode. */
+int tok_decode_tail(const Tokenizer *t, const int32_t *ids, size_t n, size_t from, int skip_special, StrBuf *out,
+                    Err *err);
 
 int tok_vocab_size(const Tokenizer *t);
 int tok_bos(const Tokenizer *t); /* -1 when the tokenizer has none */

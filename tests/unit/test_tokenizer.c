@@ -165,6 +165,18 @@ static void test_spm(void)
     CHECK(ids_are(&v, w, 5), "\"\\u2581hi\" by rank, newline and e-acute by byte fallback");
     CHECK_STR(dec(t, &v, 0), "hi\n\xc3\xa9 hi", "decode drops the prepended \\u2581 and joins fallback bytes");
     intvec_release(&v);
+    {
+        /* streaming: decoding id by id with tok_decode_tail rebuilds the text */
+        IntVec a = enc(t, "hi hi\nhi", 1);
+        StrBuf sb = SB_INIT;
+        Err e2;
+        int okall = 1;
+        for (size_t k = 0; k < a.n; k++)
+            okall &= tok_decode_tail(t, a.v, k + 1, k, 0, &sb, &e2) == 0;
+        CHECK(okall && !strcmp(sb.buf, "hi hi\nhi"), "tok_decode_tail id by id keeps word spaces");
+        sb_release(&sb);
+        intvec_release(&a);
+    }
     v = enc(t, "hi</s>hi", 1);
     const int32_t w2[] = {10, 2, 10};
     CHECK(ids_are(&v, w2, 3), "each segment after a special token gets its own \\u2581");
