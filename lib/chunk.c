@@ -149,7 +149,11 @@ int chunk_parse_probs(const char *s, double *probs, size_t *n, Err *err)
         char *end;
         errno = 0;
         double v = strtod(p, &end);
-        if (end == p || errno || !(v >= 0) || v > 1e300) {
+        /* plain decimal numbers only: strtod would also take " 0.5", hex
+         * floats ("0x1p-1") and "-0" */
+        size_t plain = strspn(p, "0123456789.eE+-");
+        if (end == p || errno || !(v >= 0) || v > 1e300 || plain < (size_t)(end - p) || *p == '+' || *p == '-' || *p == 'e' ||
+            *p == 'E') {
             err_set(err, NULL, 0, "bad probability list '%s' (want numbers >= 0 separated by commas)", s);
             return -1;
         }

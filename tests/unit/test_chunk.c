@@ -174,6 +174,10 @@ int main(void)
     CHECK(chunk_parse_probs("0.5,x", probs, &n, &err) < 0, "rejects a non-number");
     CHECK(chunk_parse_probs("0,0", probs, &n, &err) < 0, "rejects weights summing to 0");
     CHECK(chunk_parse_probs("-1,2", probs, &n, &err) < 0, "rejects a negative weight");
+    CHECK(chunk_parse_probs("0x1p-1,0.5", probs, &n, &err) < 0 && chunk_parse_probs(" 0.5", probs, &n, &err) < 0 &&
+              chunk_parse_probs("1,-0", probs, &n, &err) < 0 && chunk_parse_probs("0.5,", probs, &n, &err) < 0,
+          "rejects hex floats, leading blanks, '-0' and a trailing comma");
+    CHECK(chunk_parse_probs("1e-1,.9,2E-1", probs, &n, &err) == 0 && n == 3, "accepts exponents and a leading dot");
     chunk_parse_probs("0.55,0.15,0.15,0.15", probs, &n, &err);
     size_t hist[5] = {0};
     for (int i = 0; i < 100000; i++) {
