@@ -749,6 +749,9 @@ int main(int argc, char **argv)
     if (o.api && (attn_given || o.top_k || o.prompt_ids || o.ids || o.tokenizer || o.template_name))
         die_usage("--attn, --top-k, --prompt-ids, --ids, --tokenizer and --template are for --model");
 
+    if (o.model && o.temperature <= 0 && (o.top_p >= 0 || o.top_k) && !o.quiet)
+        warn("--top-p and --top-k have no effect with greedy decoding (give --temperature above 0 to sample)");
+
     Items items = {0};
     read_inputs(argc - optind, argv + optind, &o, &items);
 

@@ -253,6 +253,9 @@ echo "{\"eos_token_id\": [$stop_id]}" >"$T/tiny-gc/generation_config.json"
 head -1 "$T/if3.jsonl" | miso-gen -q --model "$T/tiny-gc" --max-new-tokens 24 --ids >"$T/eos2.out"
 n2=$(python3 -c 'import sys,json; print(len(json.loads(open(sys.argv[1]).read())["response_ids"]))' "$T/eos2.out")
 check '[ "$n2" = "$stop_at" ]' "generation stops at generation_config.json's eos_token_id ($n2 ids)"
+head -1 "$T/if3.jsonl" | miso-gen --model "$T/tiny" --max-new-tokens 24 --top-p 0.5 -o "$T/greedy-p.out" 2>"$T/err"
+check 'grep -q "no effect with greedy decoding" "$T/err" && [ "$(head -1 "$T/g1.out")" = "$(cat "$T/greedy-p.out")" ]' \
+    "--top-p without --temperature is greedy, and says so"
 head -1 "$T/if3.jsonl" | miso-gen -q --model "$T/tiny" --max-new-tokens 0 >/dev/null 2>"$T/err"; rc=$?
 check '[ $rc = 2 ] && grep -q "max-new-tokens" "$T/err"' "--max-new-tokens 0 is a usage error (as in transformers)"
 python3 -c 'import json; print(json.dumps({"key": 1, "prompt": "x" * 1100}))' | miso-gen -q --model "$T/tiny" >"$T/long.out" 2>"$T/err"; rc=$?
