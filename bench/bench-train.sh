@@ -21,9 +21,16 @@ export PATH="$PWD/$B/bin:$PATH"
 STEPS=${BENCH_STEPS:-6}
 cc -std=c11 -O2 -D_GNU_SOURCE -fopenmp -Ilib bench/sgemm-peak.c "$B/libmiso.a" \
     $(pkg-config --libs openblas) -lm -o "$OUT/sgemm-peak" || exit 1
-peak_line=$("$OUT/sgemm-peak")
-echo "$peak_line"
-peak=$(sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/' <<<"$peak_line")
+# The peak is the best of three measurements: on a shared machine one of
+# them is usually taken while the other processes sleep.
+peak=0
+for _ in 1 2 3; do
+    peak_line=$("$OUT/sgemm-peak")
+    p=$(sed -E 's/.*: ([0-9.]+) GFLOP.*/\1/' <<<"$peak_line")
+    awk -v a="$p" -v b="$peak" 'BEGIN { exit !(a > b) }' && peak=$p
+    sleep 1
+done
+echo "sgemm peak (best of 3): $peak GFLOP/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 OMPBLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 field() { sed -E "s/.*\"$1\":\"?([^,\"}]*).*/\1/" <<<"$2"; }
 
