@@ -139,6 +139,13 @@ static uint32_t pyrandom_below(PyRandom *r, uint32_t n)
 /* ---- the detector -------------------------------------------------------- */
 
 /* n-grams (1..3 code points) packed as (c0+1) | (c1+1) << 21 | (c2+1) << 42. */
+struct Triple {
+    uint32_t row;
+    uint32_t lang;
+    double val;
+};
+
+
 typedef struct {
     uint64_t key; /* 0 = empty */
     uint64_t row;
@@ -152,10 +159,17 @@ typedef struct {
 struct LangDetector {
     char **langs;
     size_t nlang; /* profiles loaded */
-    size_t width; /* langsize: files in the profile folder (langdetect's quirk) */
     GramMap grams;
-    double *prob; /* grams.n rows of width */
-    size_t prob_cap;
+    /* p(gram | language), sparse: row r (an n-gram) holds row_val[k] for language
+     * row_lang[k], k in [row_start[r], row_start[r + 1]), languages increasing;
+     * absent languages have probability 0.0 (2.4 MB instead of a 38 MB dense
+     * table, whose page faults dominated the load).  While loading, the (row,
+     * language, value) triples collect in tri. */
+    uint32_t *row_start;
+    uint8_t *row_lang;
+    double *row_val;
+    struct Triple *tri;
+    size_t ntri, tricap;
     /* messages.properties tables */
     uint32_t latin1_excluded[16];
     size_t n_latin1_excluded;
@@ -166,6 +180,57 @@ struct LangDetector {
     size_t ncjk;
     NlpRegex *url_re, *mail_re;
 };
+
+static void add_triple(LangDetector *d, uint32_t row, size_t lang, double val)
+{
+    d->tri = grow_array(d->tri, &d->tricap, d->ntri + 1, sizeof *d->tri);
+    d->tri[d->ntri++] = (struct Triple){row, (uint32_t)lang, val};
+}
+
+/* Turn the load-time triples into the row arrays (a stable counting sort by
+ * row; a language given twice for one gram keeps the last value, as a Python
+ * dict update would). */
+static void build_rows(LangDetector *d)
+{
+    size_t nrow = d->grams.n;
+    uint32_t *start = xcalloc(nrow + 1, sizeof *start);
+    for (size_t i = 0; i < d->ntri; i++)
+        start[d->tri[i].row + 1]++;
+    for (size_t r = 0; r < nrow; r++)
+        start[r + 1] += start[r];
+    uint32_t *fill = xcalloc(nrow ? nrow : 1, sizeof *fill);
+    uint8_t *lang = xmalloc(d->ntri ? d->ntri : 1);
+    double *val = xmalloc(size_mul(d->ntri ? d->ntri : 1, sizeof *val));
+    for (size_t i = 0; i < d->ntri; i++) {
+        const struct Triple *t = &d->tri[i];
+        size_t at = start[t->row] + fill[t->row];
+        if (fill[t->row] && lang[at - 1] == t->lang) {
+            val[at - 1] = t->val;
+            continue;
+        }
+        lang[at] = (uint8_t)t->lang;
+        val[at] = t->val;
+        fill[t->row]++;
+    }
+    /* close the gaps left by repeated languages */
+    size_t k = 0;
+    for (size_t r = 0; r < nrow; r++) {
+        size_t s0 = start[r], m = fill[r];
+        start[r] = (uint32_t)k;
+        memmove(lang + k, lang + s0, m);
+        memmove(val + k, val + s0, m * sizeof *val);
+        k += m;
+    }
+    start[nrow] = (uint32_t)k;
+    free(fill);
+    free(d->tri);
+    d->tri = NULL;
+    d->ntri = d->tricap = 0;
+    d->row_start = start;
+    d->row_lang = lang;
+    d->row_val = val;
+}
+
 
 static uint64_t gram_hash(uint64_t k)
 {
@@ -214,8 +279,6 @@ static uint32_t gram_add(LangDetector *d, uint64_t key)
         j = (j + 1) & (m->cap - 1);
     m->slots[j].key = key;
     m->slots[j].row = m->n;
-    d->prob = grow_array(d->prob, &d->prob_cap, size_mul(m->n + 1, d->width), sizeof *d->prob);
-    memset(d->prob + m->n * d->width, 0, d->width * sizeof *d->prob);
     return (uint32_t)m->n++;
 }
 
@@ -473,7 +536,7 @@ static int add_entries(LangDetector *d, const FreqEntry *e, size_t n, const doub
             continue;
         decode_all(w, wl, cps);
         uint32_t row = gram_add(d, pack_gram(cps, ncp));
-        d->prob[(size_t)row * d->width + index] = 1.0 * e[i].count / n_words[ncp - 1];
+        add_triple(d, row, index, 1.0 * e[i].count / n_words[ncp - 1]);
     }
     return 0;
 }
@@ -536,7 +599,7 @@ static int load_profile(LangDetector *d, const char *path, size_t index, Err *er
             continue;
         decode_all(w, wl, cps);
         uint32_t row = gram_add(d, pack_gram(cps, ncp));
-        d->prob[(size_t)row * d->width + index] = 1.0 * it->valuedouble / n_words[ncp - 1];
+        add_triple(d, row, index, 1.0 * it->valuedouble / n_words[ncp - 1]);
     }
     cJSON_Delete(j);
     return 0;
@@ -552,30 +615,28 @@ LangDetector *langdetect_load(const char *dir, Err *err)
         return NULL;
     }
     char **names = NULL;
-    size_t n = 0, cap = 0, nfiles = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(dh))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        nfiles++;
         if (de->d_name[0] == '.')
             continue;
         names = grow_array(names, &cap, n + 1, sizeof *names);
         names[n++] = xstrdup(de->d_name);
     }
     closedir(dh);
-    if (n < 2) {
+    if (n < 2 || n > 255) {
         for (size_t i = 0; i < n; i++)
             free(names[i]);
         free(names);
-        err_set(err, where, 0, "need at least 2 language profiles");
+        err_set(err, where, 0, "need 2 to 255 language profiles, found %zu", n);
         return NULL;
     }
     /* langdetect uses os.listdir order; we use sorted order, so the result
      * does not depend on the file system. */
     qsort(names, n, sizeof *names, cmp_str);
     LangDetector *d = xcalloc(1, sizeof *d);
-    d->width = nfiles;
     d->langs = xcalloc(n, sizeof *d->langs);
     StrBuf p = SB_INIT;
     int rc = 0;
@@ -589,6 +650,8 @@ LangDetector *langdetect_load(const char *dir, Err *err)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    if (rc == 0)
+        build_rows(d);
     if (rc == 0) {
         sb_reset(&p);
         sb_addf(&p, "%s/../messages.properties", dir);
@@ -625,7 +688,10 @@ void langdetect_free(LangDetector *d)
         free(d->langs[i]);
     free(d->langs);
     free(d->grams.slots);
-    free(d->prob);
+    free(d->row_start);
+    free(d->row_lang);
+    free(d->row_val);
+    free(d->tri);
     free(d->cjk_keys);
     free(d->cjk_vals);
     nlpre_free(d->url_re);
@@ -808,7 +874,32 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
         free(rows);
         return -1;
     }
-    size_t L = d->nlang, stride = d->width;
+    size_t L = d->nlang;
+    /* Number the distinct grams of this text; their dense rows are built
+     * the first time the random walk picks them. */
+    size_t hcap = 64;
+    while (hcap < 2 * nrows)
+        hcap *= 2;
+    uint32_t *hkey = xmalloc(size_mul(hcap, sizeof *hkey)), *hval = xmalloc(size_mul(hcap, sizeof *hval));
+    memset(hkey, 0xff, hcap * sizeof *hkey);
+    uint32_t *uniq = xmalloc(size_mul(nrows, sizeof *uniq));
+    size_t nuniq = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        size_t h = (rows[i] * 2654435761U) & (hcap - 1);
+        while (hkey[h] != UINT32_MAX && hkey[h] != rows[i])
+            h = (h + 1) & (hcap - 1);
+        if (hkey[h] == UINT32_MAX) {
+            hkey[h] = rows[i];
+            hval[h] = (uint32_t)nuniq;
+            uniq[nuniq++] = rows[i];
+        }
+        rows[i] = hval[h];
+    }
+    free(hkey);
+    free(hval);
+    double *dense = xmalloc(size_mul(size_mul(nuniq, L), sizeof *dense));
+    unsigned char *ready = xcalloc(nuniq, 1);
+
     for (size_t j = 0; j < L; j++)
         langprob[j] = 0.0;
     double *prob = xmalloc(size_mul(L, sizeof *prob));
@@ -821,7 +912,15 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
         double weight = alpha / BASE_FREQ;
         V2d wv = {weight, weight};
         for (int i = 0;; i++) {
-            const double *lp = d->prob + (size_t)rows[pyrandom_below(&rnd, (uint32_t)nrows)] * stride;
+            uint32_t u = rows[pyrandom_below(&rnd, (uint32_t)nrows)];
+            double *lp = dense + (size_t)u * L;
+            if (!ready[u]) { /* p(gram|j) as a dense row, 0.0 where not listed */
+                uint32_t r = uniq[u];
+                memset(lp, 0, L * sizeof *lp);
+                for (uint32_t k = d->row_start[r]; k < d->row_start[r + 1]; k++)
+                    lp[d->row_lang[k]] = d->row_val[k];
+                ready[u] = 1;
+            }
             size_t j = 0;
             for (; j + 2 <= L; j += 2) { /* the same IEEE operations, two at a time */
                 V2d p, w;
@@ -860,6 +959,9 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
     }
     free(prob);
     free(rows);
+    free(uniq);
+    free(dense);
+    free(ready);
     return 0;
 }
 
