@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     if (ofile_commit(&of, &err) < 0)
         err_die(&err);
     for (size_t i = 0; i < ov.n; i++)
-        if (!ov.v[i].used && !quiet && !basepath)
+        if (!ov.v[i].used && ov.v[i].seen && !quiet && !basepath) /* stale: the rules settle it now */
             warn("override for key %s index %ld was not used", ov.v[i].key, ov.v[i].index);
     if (!quiet)
         fprintf(stderr, "ifeval-flatten: %ld prompts -> %ld records (%ld single, %ld rules, %ld override, %ld base, "

@@ -26,6 +26,7 @@
 #include "flatten.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "jsonl.h"
 
 #define MAXC 16 /* constraints per prompt handled (IFEval has at most 3) */
+#define KEY_MAX 256 /* longest key text + 1 */
 
 /* ---------------------------------------------------------------- text helpers */
 
@@ -1011,6 +1013,25 @@ char *flatten_rules(const cJSON *rec, int j, const char **why)
 
 /* ---------------------------------------------------------------- loaders */
 
+/* The text of an IFEval key: an integer (not 1.5, not beyond 2^53, where
+ * casting would be undefined or two keys would meet) or a non-empty string
+ * short enough to be a key; 0, or -1 when the key is not usable. */
+static int key_text(const cJSON *k, char buf[KEY_MAX])
+{
+    if (cJSON_IsNumber(k)) {
+        double v = k->valuedouble;
+        if (!(v == floor(v) && fabs(v) <= 9007199254740992.0))
+            return -1;
+        snprintf(buf, KEY_MAX, "%lld", (long long)v);
+        return 0;
+    }
+    if (cJSON_IsString(k) && k->valuestring[0] && strlen(k->valuestring) < KEY_MAX) {
+        snprintf(buf, KEY_MAX, "%s", k->valuestring);
+        return 0;
+    }
+    return -1;
+}
+
 int flatten_overrides_load(FlattenOverrides *ov, const char *path, Err *err)
 {
     memset(ov, 0, sizeof *ov);
@@ -1027,17 +1048,15 @@ int flatten_overrides_load(FlattenOverrides *ov, const char *path, Err *err)
         }
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(rec, "key");
         long idx;
-        const char *p = json_str(rec, "prompt"), *c = json_str(rec, "constraint");
+        const char *p = json_str(rec, "prompt"), *c = json_str(rec, "constraint"), *so = json_str(rec, "source");
         const cJSON *cv = cJSON_GetObjectItemCaseSensitive(rec, "constraint");
-        char kbuf[64];
-        if (cJSON_IsNumber(k))
-            snprintf(kbuf, sizeof kbuf, "%ld", (long)k->valuedouble);
-        else if (cJSON_IsString(k) && strlen(k->valuestring) < sizeof kbuf)
-            snprintf(kbuf, sizeof kbuf, "%s", k->valuestring);
-        else
+        const cJSON *sv = cJSON_GetObjectItemCaseSensitive(rec, "source");
+        char kbuf[KEY_MAX];
+        if (key_text(k, kbuf) < 0)
             kbuf[0] = '\0';
-        if (!kbuf[0] || json_int(rec, "index", &idx) < 0 || idx < 0 || !p || (cv && !c)) {
-            err_set(err, r.path, r.line, "override needs 'key', 'index' >= 0, string 'prompt' (and string 'constraint' if given)");
+        if (!kbuf[0] || json_int(rec, "index", &idx) < 0 || idx < 0 || !p || (cv && !c) || (sv && !so)) {
+            err_set(err, r.path, r.line,
+                    "override needs 'key', 'index' >= 0, string 'prompt' (and string 'constraint' and 'source' if given)");
             cJSON_Delete(rec);
             ret = -1;
             break;
@@ -1052,7 +1071,7 @@ int flatten_overrides_load(FlattenOverrides *ov, const char *path, Err *err)
             break;
         }
         ov->v = grow_array(ov->v, &cap, ov->n + 1, sizeof *ov->v);
-        ov->v[ov->n++] = (FlattenOverride){xstrdup(kbuf), idx, xstrdup(p), c ? xstrdup(c) : NULL, 0};
+        ov->v[ov->n++] = (FlattenOverride){xstrdup(kbuf), idx, xstrdup(p), c ? xstrdup(c) : NULL, so ? xstrdup(so) : NULL, 0, 0};
         cJSON_Delete(rec);
     }
     jsonl_close(&r);
@@ -1067,6 +1086,7 @@ void flatten_overrides_release(FlattenOverrides *ov)
         free(ov->v[i].key);
         free(ov->v[i].prompt);
         free(ov->v[i].constraint);
+        free(ov->v[i].source);
     }
     free(ov->v);
     memset(ov, 0, sizeof *ov);
@@ -1090,12 +1110,8 @@ int flatten_base_load(FlattenBase *b, const char *path, Err *err)
         const char *t = json_str(rec, "model_output");
         if (!t)
             t = json_str(rec, "prompt");
-        char kbuf[64];
-        if (cJSON_IsNumber(k))
-            snprintf(kbuf, sizeof kbuf, "%ld", (long)k->valuedouble);
-        else if (cJSON_IsString(k) && strlen(k->valuestring) < sizeof kbuf)
-            snprintf(kbuf, sizeof kbuf, "%s", k->valuestring);
-        else
+        char kbuf[KEY_MAX];
+        if (key_text(k, kbuf) < 0)
             kbuf[0] = '\0';
         if (!kbuf[0] || !t) {
             err_set(err, r.path, r.line, "base record needs 'key' and 'model_output' (or 'prompt')");
@@ -1135,10 +1151,13 @@ void flatten_base_release(FlattenBase *b)
 
 /* ---------------------------------------------------------------- records */
 
-static FlattenOverride *find_override(const FlattenOverrides *ov, const char *key, long idx)
+/* The override for (key, idx) written for this source prompt: an override
+ * that names another "source" (a different IFEval version, or other data
+ * reusing the keys) does not apply. */
+static FlattenOverride *find_override(const FlattenOverrides *ov, const char *key, long idx, const char *prompt)
 {
     for (size_t i = 0; ov && i < ov->n; i++)
-        if (ov->v[i].index == idx && !strcmp(ov->v[i].key, key))
+        if (ov->v[i].index == idx && !strcmp(ov->v[i].key, key) && (!ov->v[i].source || !strcmp(ov->v[i].source, prompt)))
             return &ov->v[i];
     return NULL;
 }
@@ -1182,11 +1201,17 @@ cJSON *flatten_record(const cJSON *rec, const FlattenOptions *opt, const char *f
         err_set(err, file, line, "record needs a numeric or string 'key'");
         return NULL;
     }
-    char kbuf[64];
-    if (cJSON_IsNumber(key))
-        snprintf(kbuf, sizeof kbuf, "%ld", (long)key->valuedouble);
-    else
-        snprintf(kbuf, sizeof kbuf, "%.60s", key->valuestring);
+    char kbuf[KEY_MAX];
+    if (key_text(key, kbuf) < 0) {
+        err_set(err, file, line, "'key' must be an integer or a non-empty string of at most %d bytes", KEY_MAX - 1);
+        return NULL;
+    }
+    const char *prompt_in = json_str(rec, "prompt");
+    for (size_t i = 0; opt->overrides && i < opt->overrides->n; i++) {
+        FlattenOverride *o = &opt->overrides->v[i];
+        if (!strcmp(o->key, kbuf) && (!o->source || (prompt_in && !strcmp(o->source, prompt_in))))
+            o->seen = 1;
+    }
     if (analyse(&a, rec, &why) < 0) {
         err_set(err, file, line, "key %s: %s", kbuf, why);
         analysis_release(&a);
@@ -1211,7 +1236,7 @@ cJSON *flatten_record(const cJSON *rec, const FlattenOptions *opt, const char *f
         if (a.nc == 1) {
             outkey = cJSON_Duplicate(key, 1);
         } else {
-            char kb[96];
+            char kb[KEY_MAX + 16];
             snprintf(kb, sizeof kb, "%s-%d", kbuf, j);
             outkey = cJSON_CreateString(kb);
         }
@@ -1219,7 +1244,7 @@ cJSON *flatten_record(const cJSON *rec, const FlattenOptions *opt, const char *f
         char *prompt = NULL;
         const char *deriv = NULL;
         cJSON *newkw = NULL;
-        FlattenOverride *ov = find_override(opt->overrides, kbuf, j);
+        FlattenOverride *ov = find_override(opt->overrides, kbuf, j, a.prompt);
         if (!base && a.nc == 1) {
             prompt = xstrdup(a.prompt);
             deriv = "single";

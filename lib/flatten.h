@@ -79,7 +79,9 @@ typedef struct {
     long index;
     char *prompt;     /* exact flattened prompt */
     char *constraint; /* exact constraint wording for --base, may be NULL */
+    char *source;     /* the source prompt it was written for, may be NULL (any) */
     int used;
+    int seen;         /* an input record had this key (flatten_record) */
 } FlattenOverride;
 
 typedef struct {
@@ -98,8 +100,11 @@ typedef struct {
     int allow_unresolved;
 } FlattenOptions;
 
-/* Override file: JSONL {"key": K, "index": J, "prompt": "...", "constraint": "..."}.
- * Duplicate (key, index) pairs are an error. */
+/* Override file: JSONL {"key": K, "index": J, "prompt": "...", "constraint": "...",
+ * "source": "..."}.  source (optional) is the IFEval prompt the override was
+ * written for: a record with the same key and another prompt does not get
+ * it (the rules, or an error, decide instead).  Duplicate (key, index)
+ * pairs are an error. */
 int flatten_overrides_load(FlattenOverrides *ov, const char *path, Err *err);
 void flatten_overrides_release(FlattenOverrides *ov);
 
