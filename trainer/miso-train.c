@@ -55,7 +55,7 @@ static void usage(void)
            "  -m, --micro-batch N      samples per forward/backward (default 4)\n"
            "  -e, --epochs N           passes over the data (default 1)\n"
            "      --steps N            stop after N optimizer steps\n"
-           "      --max-len N          cut outputs so a sample has at most N tokens\n"
+           "      --max-len N          cut outputs so no position id reaches N\n"
            "output:\n"
            "  -o, --output DIR         write the trained model (HF directory) here\n"
            "      --log FILE           per-step JSONL log (default DIR/train_log.jsonl)\n"
@@ -358,18 +358,20 @@ int main(int argc, char **argv)
             pack_sample(&pd, i, &s);
             if (train_check_sample(&s, cfg, variant, &err) < 0)
                 die("%s: sample %zu ('%.*s'): %s", disp, i + 1, s.id_len, s.id, err.msg);
-            if (max_len) {
-                long tot = s.out_len;
-                for (int k = 0; k < s.n_inputs; k++)
-                    tot += s.in_len[k];
-                if (tot > max_len) {
-                    long room = max_len - (tot - s.out_len);
-                    if (room < 2 || train_sample_targets(&(PackSample){.out_len = (int)room,
-                                                                       .loss_mask = s.loss_mask}) == 0) {
-                        skipped++;
-                        continue;
-                    }
-                    s.out_len = (int)room;
+            if (max_len) { /* positions, as miso-pack counts them */
+                int in_ok = 1, room = 0;
+                for (int k = 0; k < s.n_inputs && in_ok; k++)
+                    for (int j = 0; j < s.in_len[k]; j++)
+                        in_ok &= s.in_pos[k][j] < max_len;
+                while (room < s.out_len && s.out_pos[room] < max_len)
+                    room++;
+                if (!in_ok || room < 2 ||
+                    train_sample_targets(&(PackSample){.out_len = room, .loss_mask = s.loss_mask}) == 0) {
+                    skipped++;
+                    continue;
+                }
+                if (room < s.out_len) {
+                    s.out_len = room;
                     cut++;
                 }
             }

@@ -105,6 +105,14 @@ if [ $rc -eq 1 ] && grep -q "vocabulary of 264 tokens, the model has 8192" <<<"$
 else bad "vocab mismatch: exit $rc '$err'"; fi
 err=$(miso-train --preset tiny --attn bogus "$T/d.pack" 2>&1); rc=$?
 if [ $rc -eq 2 ]; then ok "rejects an unknown attention variant with exit 2"; else bad "bad --attn: exit $rc"; fi
+err=$(miso-train --preset tiny --attn weights -q -o "$T/w" "$T/d.pack" 2>&1); rc=$?
+if [ $rc -eq 1 ] && [[ "$err" == *"sample 1 ('s0'): attention 'weights' needs per-input weights"* ]] && [ ! -e "$T/w" ]; then
+    ok "--attn weights on samples without weights fails before any work ($err)"
+else bad "weights without weights: exit $rc '$err'"; fi
+out=$(miso-train --preset tiny --eval-only --max-len 40 -t 1 -q "$T/d.pack" 2>"$T/err8"); rc=$?
+if [ $rc -eq 0 ] && grep -q "^miso-train: [1-9][0-9]* samples with outputs cut to --max-len 40, [0-9]* skipped" "$T/err8" &&
+    [[ "$out" == *'"samples":'* ]]; then ok "--max-len cuts long outputs and says how many ($(cat "$T/err8"))"
+else bad "--max-len: exit $rc '$(cat "$T/err8")'"; fi
 head -c 2000 "$T/d.pack" >"$T/trunc.pack"
 err=$(miso-train --preset tiny -q -o "$T/z" "$T/trunc.pack" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$err" == *"sample"* ]]; then ok "rejects a truncated packed file naming the sample ($err)"
