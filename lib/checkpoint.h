@@ -43,7 +43,8 @@ typedef struct {
     uint64_t total_steps;   /* of the whole run */
     uint64_t seed;
     uint64_t nsamples;      /* samples in the packed file */
-    int32_t batch, micro_batch, attn, reserved;
+    int32_t batch, micro_batch, attn;
+    uint32_t data_hash;     /* of the packed file, so a resume on other data is refused */
     Rng rng;                /* shuffling stream at the start of this epoch */
     double tokens_seen;
 } CkptState;

@@ -389,6 +389,9 @@ int main(int argc, char **argv)
         if (!ns)
             die("no sample left to train on");
     }
+    uint32_t data_hash = synthetic ? 0 : (uint32_t)rng_hash(pd.data, pd.size);
+    if (resume && !synthetic && st.data_hash != data_hash)
+        die("the checkpoint in '%s' was made on other data (the packed file differs)", resume);
     if (resume && !synthetic && st.nsamples != ns)
         die("the checkpoint in '%s' was made for %llu samples, the data has %zu", resume,
             (unsigned long long)st.nsamples, ns);
@@ -466,6 +469,7 @@ int main(int argc, char **argv)
     if (!resume) {
         st.total_steps = total, st.seed = seed, st.nsamples = ns;
         st.batch = batch, st.micro_batch = mb, st.attn = variant;
+        st.data_hash = data_hash;
         rng_seed_key(&st.rng, seed, "epoch-0", 7);
     }
     size_t *order = xmalloc(sizeof(size_t) * ns);

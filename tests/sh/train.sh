@@ -67,6 +67,11 @@ if [ $killed -eq 0 ] && [ "$nk" -lt 8 ] && [ $rc -eq 0 ] && [ "$(wc -l <"$T/a")"
     ok "a run killed with SIGKILL after $nk of 8 steps and resumed gives the same 8 losses bit for bit and the same final weights"
 else bad "resume: killed=$killed after $nk steps, rc=$rc $(diff "$T/a" "$T/b" | head -4) $(head -c 300 "$T/err4")"; fi
 
+head -8 "$T/samples.jsonl" | miso-pack --tokenizer byte -q -o "$T/other.pack"
+err=$(miso-train "${R[@]}" --resume "$T/full" -o "$T/full" "$T/other.pack" 2>&1); rc=$?
+if [ $rc -eq 1 ] && [[ "$err" == *"was made on other data"* ]]; then ok "refuses to resume on another packed file ($err)"
+else bad "resume on other data: exit $rc '$err'"; fi
+
 # 2. the loss goes down on a tiny set (2 epochs of the run above)
 first=$(head -1 "$T/full/train_log.jsonl" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
 last=$(tail -1 "$T/full/train_log.jsonl" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
