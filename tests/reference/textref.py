@@ -204,10 +204,12 @@ def main():
         texts = list(texts_in())
         st = PunktSentenceTokenizer(punkt_params())
         wt = NLTKWordTokenizer()
+        tl = time.process_time()
         try:
             detect("warm up the profiles")
         except LangDetectException:
             pass
+        load = time.process_time() - tl
         t0 = time.process_time()
         for t in texts:
             st.tokenize(t)
@@ -221,7 +223,8 @@ def main():
             except LangDetectException:
                 pass
         t3 = time.process_time()
-        print("texts %d\npunkt %.4f\nword_tokenize %.4f\nlangdetect %.4f" % (len(texts), t1 - t0, t2 - t1, t3 - t2))
+        print("texts %d\npunkt %.4f\nword_tokenize %.4f\nprofile load %.4f\nlangdetect %.4f"
+              % (len(texts), t1 - t0, t2 - t1, load, t3 - t2))
     elif cmd == "compare":
         what = sys.argv[4] if len(sys.argv) > 4 else "outputs"
         with open(sys.argv[2], encoding="utf-8") as f:

@@ -46,6 +46,12 @@ static int dump(void)
 static int bench(int reps)
 {
     Err err;
+    clock_t l0 = clock();
+    LangDetector *fresh = langdetect_load(util_datapath("langdetect/profiles"), &err);
+    double load = (double)(clock() - l0) / CLOCKS_PER_SEC;
+    if (!fresh)
+        err_die(&err);
+    langdetect_free(fresh);
     const LangDetector *d = langdetect_default(&err);
     if (!d)
         err_die(&err);
@@ -69,7 +75,8 @@ static int bench(int reps)
             sink += l ? (unsigned char)l[0] : 0;
         }
     clock_t t1 = clock();
-    printf("texts %zu (checksum %zu)\nlangdetect %.4f\n", n, sink, (double)(t1 - t0) / CLOCKS_PER_SEC / reps);
+    printf("texts %zu (checksum %zu)\nprofile load %.4f\nlangdetect %.4f\n", n, sink, load,
+           (double)(t1 - t0) / CLOCKS_PER_SEC / reps);
     for (size_t i = 0; i < n; i++)
         free(texts[i]);
     free(texts);
