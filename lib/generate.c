@@ -153,6 +153,11 @@ int gen_vocab_size(const Generator *g)
     return g->m.cfg.vocab_size;
 }
 
+int gen_has_tokenizer(const Generator *g)
+{
+    return g->tok != NULL;
+}
+
 /* The loop: contexts inputs[i] (lens[i]), output prefix pre (npre >= 1). */
 static int run(Generator *g, const int32_t *const *inputs, const size_t *lens, size_t n, const int32_t *pre,
                size_t npre, const GenOptions *o, IntVec *out, Err *err)

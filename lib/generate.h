@@ -95,6 +95,8 @@ int gen_from_ids(Generator *g, const int32_t *const *inputs, const size_t *lens,
                  IntVec *out, Err *err);
 
 int gen_vocab_size(const Generator *g);
+/* 1 when text prompts can be answered (a tokenizer was found or given). */
+int gen_has_tokenizer(const Generator *g);
 void gen_close(Generator *g);
 
 #endif

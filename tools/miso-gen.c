@@ -592,6 +592,9 @@ static void run_local(Run *run)
     Generator *g = gen_open(o->model, o->tokenizer, o->template_name, &err);
     if (!g)
         err_die(&err);
+    if (!o->prompt_ids && !gen_has_tokenizer(g))
+        die("model '%s' has no tokenizer (no tokenizer.json): give --tokenizer PATH, or token ids with --prompt-ids",
+            o->model);
     GenOptions go;
     gen_options_default(&go);
     go.temperature = o->temperature > 0 ? (float)o->temperature : 0.0f;

@@ -262,6 +262,10 @@ python3 -c 'import json; print(json.dumps({"key": 1, "prompt": "x" * 1100}))' | 
 check '[ $rc = 1 ] && grep -q "does not fit the model.s context of 1024" "$T/err" && [ ! -s "$T/long.out" ]' \
     "a prompt longer than max_position_embeddings fails clearly, not truncated"
 
+miso-gen -q --model "$MISO_TOP/tests/fixtures/model/llama-gqa-untied" "$T/if3.jsonl" -o "$T/notok.out" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && [ $(grep -c "" "$T/err") = 1 ] && grep -q "has no tokenizer (no tokenizer.json): give --tokenizer" "$T/err"' \
+    "text prompts for a model without a tokenizer fail once, before generating, saying what to give"
+
 want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/stories260K_greedy.txt" | tr -s ' \n' ' ' | cut -d' ' -f1-64)
 got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 64 \
     | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
