@@ -236,6 +236,26 @@ static void read_inputs(int argc, char **argv, const Opts *o, Items *items)
     sb_release(&id);
 }
 
+/* A repeated key must repeat its prompt: answers are matched by key, so a
+ * second prompt under the same key would never be asked. */
+static void check_same_prompt(const Item *a, const Item *b)
+{
+    Prompt pa, pb;
+    Err err;
+    prompt_init(&pa);
+    prompt_init(&pb);
+    prompt_read(&pa, a->rec, a->path, a->line_no, &err); /* read once before: cannot fail */
+    prompt_read(&pb, b->rec, b->path, b->line_no, &err);
+    if (strcmp(pa.prompt, pb.prompt)) {
+        const char *eq = strchr(b->ident, '=');
+        err_set(&err, b->path, b->line_no, "%.*s %s was already used at %s:%ld for another prompt (keys must be unique)",
+                (int)(eq - b->ident), b->ident, eq + 1, a->path, a->line_no);
+        err_die(&err);
+    }
+    prompt_release(&pa);
+    prompt_release(&pb);
+}
+
 /* ---------------------------------------------------------------- the resumable log */
 
 /* Read the identities already answered in path (if it exists) into done.
@@ -765,6 +785,9 @@ int main(int argc, char **argv)
     size_t *todo = xcalloc(items.n ? items.n : 1, sizeof *todo), ntodo = 0, skipped = 0;
     for (size_t i = 0; i < items.n; i++) {
         int fresh = set_put(&index, items.v[i].ident, i);
+        size_t first;
+        if (!fresh && items.v[i].rec && set_get(&index, items.v[i].ident, &first))
+            check_same_prompt(&items.v[first], &items.v[i]);
         if (set_get(&done, items.v[i].ident, NULL) || !fresh)
             skipped++;
         else

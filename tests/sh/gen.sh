@@ -122,6 +122,11 @@ for u in "$URL/" "$URL/v1/chat/completions" "$URL//"; do
     check '[ $rc = 0 ] && grep -q "answer: url" "$T/url.out"' "accepts the server URL form '${u#$URL}'"
 done
 
+printf '%s\n' '{"key": 90, "prompt": "same"}' '{"key": 90, "prompt": "same"}' '{"key": 91, "prompt": "x"}' '{"key": 91, "prompt": "y"}' >"$T/dup.jsonl"
+gen "$T/dup.jsonl" -o "$T/dup.out" 2>"$T/err"; rc=$?
+check '[ $rc = 1 ] && grep -q "dup.jsonl:4: key 91 was already used at .*dup.jsonl:3 for another prompt" "$T/err" && [ ! -s "$T/dup.out" ]' \
+    "a key repeated with another prompt is an error before anything is asked (an exact repeat is answered once)"
+
 # ---- the API key
 cat "$T"/*.out "$T/out.jsonl" "$T/err" >"$T/all" 2>/dev/null
 check '! grep -qF "$KEY" "$T/all"' "the API key appears in no output and no message"
