@@ -12,6 +12,7 @@
  */
 #include "sample.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -245,23 +246,66 @@ static int raw_member(const char *t, size_t n, size_t *pos, size_t *kb, size_t *
     return *ve > *vb;
 }
 
-/* Append the value text t[b..e) without the blanks between its tokens. */
+/* Append the value text t[b..e) without the blanks between its tokens.
+ * cJSON lets raw control characters through inside strings; they are
+ * escaped here so the output is strict JSON. */
 static void raw_add_compact(StrBuf *out, const char *t, size_t b, size_t e)
 {
     size_t run = b;
-    for (size_t i = b; i < e;) {
-        if (t[i] == '"') {
-            i = raw_string_end(t, e, i);
-        } else if (is_blank(t[i])) {
-            sb_add(out, t + run, i - run);
-            while (i < e && is_blank(t[i]))
+    int instr = 0;
+    for (size_t i = b; i < e; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (instr) {
+            if (c == '\\') {
                 i++;
-            run = i;
-        } else {
-            i++;
+            } else if (c == '"') {
+                instr = 0;
+            } else if (c < 0x20) {
+                sb_add(out, t + run, i - run);
+                sb_addf(out, "\\u%04x", c);
+                run = i + 1;
+            }
+        } else if (c == '"') {
+            instr = 1;
+        } else if (is_blank((char)c)) {
+            sb_add(out, t + run, i - run);
+            run = i + 1;
         }
     }
     sb_add(out, t + run, e - run);
+}
+
+/* Are the escapes in the strings of t[b..e) all valid JSON ones?  cJSON
+ * accepts some that are not ("\u00.0"); such a member is printed from its
+ * cJSON node instead of copied. */
+static int raw_escapes_ok(const char *t, size_t b, size_t e)
+{
+    int instr = 0;
+    for (size_t i = b; i < e; i++) {
+        if (!instr) {
+            instr = t[i] == '"';
+        } else if (t[i] == '"') {
+            instr = 0;
+        } else if (t[i] == '\\') {
+            if (i + 1 >= e)
+                return 0;
+            char c = t[++i];
+            if (c == 'u') {
+                for (int k = 1; k <= 4; k++)
+                    if (i + k >= e || !isxdigit((unsigned char)t[i + k]))
+                        return 0;
+                i += 4;
+            } else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+int sample_raw_escapes_ok(const char *raw, size_t len)
+{
+    return !raw || raw_escapes_ok(raw, 0, len);
 }
 
 /* Cursor over the members of s->rec in step with its raw text: cJSON keeps
@@ -278,8 +322,16 @@ static void raw_value(StrBuf *out, RawCursor *rc, const cJSON *e, int want)
 {
     size_t kb, ke, vb, ve;
     if (rc->t && raw_member(rc->t, rc->n, &rc->pos, &kb, &ke, &vb, &ve)) {
+        if (want && !(raw_escapes_ok(rc->t, kb, ke) && raw_escapes_ok(rc->t, vb, ve))) {
+            if (want == 2) {
+                json_add_string(out, e->string, strlen(e->string));
+                sb_addc(out, ':');
+            }
+            json_add_value(out, e);
+            return;
+        }
         if (want == 2) {
-            sb_add(out, rc->t + kb, ke - kb);
+            raw_add_compact(out, rc->t, kb, ke);
             sb_addc(out, ':');
         }
         if (want)

@@ -163,6 +163,10 @@ void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_
 const char *sample_raw_nul(const char *raw, size_t len, const cJSON *rec, const char *const *keys, size_t nkeys,
                            const char *const *keys2, size_t nkeys2);
 
+/* 1 when every backslash escape in the strings of the record text is a
+ * JSON one (cJSON takes "\u00.0" and decodes garbage), else 0; 1 for NULL. */
+int sample_raw_escapes_ok(const char *raw, size_t len);
+
 /* The first top-level key that rec holds twice, or NULL.  The tools refuse
  * such records: cJSON would read the first value, Python's json the last. */
 const char *sample_dup_key(const cJSON *rec);

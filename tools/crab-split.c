@@ -427,6 +427,11 @@ int main(int argc, char **argv)
                 rc = -1;
             }
             const char *nul;
+            if (rc > 0 && !sample_raw_escapes_ok(sp.raw, sp.raw_len)) {
+                err_set(&err, r.path, r.line, "malformed JSON: invalid escape in a string");
+                cJSON_Delete(rec);
+                rc = -1;
+            }
             if (rc > 0 && (nul = sample_dup_key(rec))) {
                 err_set(&err, r.path, r.line, "duplicate key '%s'", nul);
                 cJSON_Delete(rec);
