@@ -716,7 +716,8 @@ static void add_float(StrBuf *sb, float x)
 int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
 {
     const ModelConfig *c = &m->cfg;
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+    int made = mkdir(dir, 0777) == 0;
+    if (!made && errno != EEXIST) {
         err_set(err, keep_path(dir), 0, "cannot create directory: %s", strerror(errno));
         return -1;
     }
@@ -805,6 +806,8 @@ int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
 out:
     if (have_cfg)
         ofile_abort(&of);
+    if (rc < 0 && made)
+        rmdir(dir); /* a directory this call created goes too (it is empty) */
     free(t);
     sb_release(&p);
     sb_release(&j);

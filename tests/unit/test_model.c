@@ -8,6 +8,8 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -496,6 +498,22 @@ static void test_hf_variants(void)
         if (pp)
             pclose(pp);
         CHECK(k == 0, "a failed save leaves no temporary files (%d)", k);
+    }
+
+    {
+        /* a write that fails half way (a 4 KB file-size limit): nothing is
+         * left, not even the directory the save created */
+        struct rlimit old, lim = {4096, 4096};
+        getrlimit(RLIMIT_FSIZE, &old);
+        lim.rlim_max = old.rlim_max;
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &lim);
+        const char *nd = tmp("halfway");
+        rc = model_save_hf(&m, nd, MODEL_SAVE_F32, &e);
+        setrlimit(RLIMIT_FSIZE, &old);
+        signal(SIGXFSZ, SIG_DFL);
+        CHECK(rc < 0 && access(nd, F_OK) != 0, "a save whose write fails removes the directory it created (%s)",
+              rc < 0 ? e.msg : "saved");
     }
 
     d = fresh(&m, "plain");
