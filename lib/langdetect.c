@@ -877,9 +877,7 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
     size_t L = d->nlang;
     /* Number the distinct grams of this text; their dense rows are built
      * the first time the random walk picks them. */
-    size_t hcap = 64;
-    while (hcap < 2 * nrows)
-        hcap *= 2;
+    size_t hcap = 1024; /* grows with the distinct grams, not with the text */
     uint32_t *hkey = xmalloc(size_mul(hcap, sizeof *hkey)), *hval = xmalloc(size_mul(hcap, sizeof *hval));
     memset(hkey, 0xff, hcap * sizeof *hkey);
     uint32_t *uniq = xmalloc(size_mul(nrows, sizeof *uniq));
@@ -892,8 +890,28 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
             hkey[h] = rows[i];
             hval[h] = (uint32_t)nuniq;
             uniq[nuniq++] = rows[i];
+            if (2 * nuniq > hcap) { /* rehash into twice the slots */
+                size_t ncap = hcap * 2;
+                uint32_t *nk = xmalloc(size_mul(ncap, sizeof *nk)), *nv = xmalloc(size_mul(ncap, sizeof *nv));
+                memset(nk, 0xff, ncap * sizeof *nk);
+                for (size_t q = 0; q < hcap; q++)
+                    if (hkey[q] != UINT32_MAX) {
+                        size_t g = (hkey[q] * 2654435761U) & (ncap - 1);
+                        while (nk[g] != UINT32_MAX)
+                            g = (g + 1) & (ncap - 1);
+                        nk[g] = hkey[q];
+                        nv[g] = hval[q];
+                    }
+                free(hkey);
+                free(hval);
+                hkey = nk;
+                hval = nv;
+                hcap = ncap;
+            }
+            rows[i] = (uint32_t)(nuniq - 1);
+        } else {
+            rows[i] = hval[h];
         }
-        rows[i] = hval[h];
     }
     free(hkey);
     free(hval);
