@@ -161,9 +161,8 @@ void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_
         if (!t || r->beg == 0 || r->beg > r->end)
             return;
         end = t[r->beg - 1] == '\n' ? r->beg - 1 : r->beg;
-        beg = end;
-        while (beg > 0 && t[beg - 1] != '\n')
-            beg--;
+        const char *nl = end ? memrchr(t, '\n', end) : NULL;
+        beg = nl ? (size_t)(nl - t) + 1 : 0;
     } else {
         return;
     }
@@ -181,6 +180,16 @@ void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_
 static size_t raw_string_end(const char *t, size_t n, size_t i)
 {
     for (i++; i < n; i++) {
+        /* 8 bytes at a time past plain text (the escaper's word test) */
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, t + i, 8);
+            if (word_needs_escape(v))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (t[i] == '\\')
             i++;
         else if (t[i] == '"')
@@ -254,6 +263,17 @@ static void raw_add_compact(StrBuf *out, const char *t, size_t b, size_t e)
     size_t run = b;
     int instr = 0;
     for (size_t i = b; i < e; i++) {
+        if (instr) {
+            while (i + 8 <= e) {
+                uint64_t v;
+                memcpy(&v, t + i, 8);
+                if (word_needs_escape(v))
+                    break;
+                i += 8;
+            }
+            if (i >= e)
+                break;
+        }
         unsigned char c = (unsigned char)t[i];
         if (instr) {
             if (c == '\\') {
@@ -280,24 +300,21 @@ static void raw_add_compact(StrBuf *out, const char *t, size_t b, size_t e)
  * cJSON node instead of copied. */
 static int raw_escapes_ok(const char *t, size_t b, size_t e)
 {
-    int instr = 0;
-    for (size_t i = b; i < e; i++) {
-        if (!instr) {
-            instr = t[i] == '"';
-        } else if (t[i] == '"') {
-            instr = 0;
-        } else if (t[i] == '\\') {
-            if (i + 1 >= e)
-                return 0;
-            char c = t[++i];
-            if (c == 'u') {
-                for (int k = 1; k <= 4; k++)
-                    if (i + k >= e || !isxdigit((unsigned char)t[i + k]))
-                        return 0;
-                i += 4;
-            } else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
-                return 0;
-            }
+    /* A backslash is only valid inside a string (cJSON checked the rest),
+     * so every one found is an escape to check. */
+    for (const char *p = t + b, *end = t + e; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;) {
+        if (p + 1 >= end)
+            return 0;
+        char c = p[1];
+        if (c == 'u') {
+            for (int k = 2; k <= 5; k++)
+                if (p + k >= end || !isxdigit((unsigned char)p[k]))
+                    return 0;
+            p += 6;
+        } else if (c && strchr("\"\\/bfnrt", c)) {
+            p += 2;
+        } else {
+            return 0;
         }
     }
     return 1;
@@ -314,14 +331,50 @@ int sample_raw_escapes_ok(const char *raw, size_t len)
 typedef struct {
     const char *t;
     size_t n, pos;
+    /* the first pass remembers up to RAW_CACHE member spans, so the second
+     * pass (pass-through fields after meta) does not scan the text again */
+    size_t span[32][4];
+    size_t nspan, next, pos_after_cache;
+    int replay;
 } RawCursor;
+
+#define RAW_CACHE 32
+
+static int raw_next(RawCursor *rc, size_t *kb, size_t *ke, size_t *vb, size_t *ve)
+{
+    if (rc->replay && rc->next < rc->nspan) {
+        size_t *c = rc->span[rc->next++];
+        *kb = c[0], *ke = c[1], *vb = c[2], *ve = c[3];
+        if (rc->next == rc->nspan)
+            rc->pos = rc->pos_after_cache;
+        return 1;
+    }
+    if (!raw_member(rc->t, rc->n, &rc->pos, kb, ke, vb, ve))
+        return 0;
+    if (!rc->replay && rc->nspan < RAW_CACHE) {
+        size_t *c = rc->span[rc->nspan++];
+        c[0] = *kb, c[1] = *ke, c[2] = *vb, c[3] = *ve;
+        rc->pos_after_cache = rc->pos;
+    }
+    return 1;
+}
+
+/* Start the second pass over the same members. */
+static void raw_rewind(RawCursor *rc, const char *t)
+{
+    rc->t = t;
+    rc->replay = 1;
+    rc->next = 0;
+    if (rc->nspan == 0)
+        rc->pos = 0;
+}
 
 /* Skip (want 0) or append the value (want 1) or "key":value (want 2) of
  * the next member, e. */
 static void raw_value(StrBuf *out, RawCursor *rc, const cJSON *e, int want)
 {
     size_t kb, ke, vb, ve;
-    if (rc->t && raw_member(rc->t, rc->n, &rc->pos, &kb, &ke, &vb, &ve)) {
+    if (rc->t && raw_next(rc, &kb, &ke, &vb, &ve)) {
         if (want && !(raw_escapes_ok(rc->t, kb, ke) && raw_escapes_ok(rc->t, vb, ve))) {
             if (want == 2) {
                 json_add_string(out, e->string, strlen(e->string));
@@ -815,7 +868,8 @@ int sample_write(FILE *f, const Sample *s, StrBuf *o)
     sb_adds(o, ",\"meta\":{");
     sb_add(o, s->meta.buf, s->meta.len);
     int first = s->meta.len == 0;
-    RawCursor rc = {s->raw, s->raw_len, 0};
+    RawCursor rc;
+    rc.t = s->raw, rc.n = s->raw_len, rc.pos = 0, rc.nspan = rc.next = rc.pos_after_cache = 0, rc.replay = 0;
     for (const cJSON *e = s->rec ? s->rec->child : NULL; e; e = e->next) {
         if (!e->string || (!strcmp(e->string, "id") && s->id_from_rec) || in_list(e->string, s->consumed, s->nConsumed) ||
             in_list(e->string, s->consumed2, s->nConsumed2) || !in_list(e->string, reserved, 8)) {
@@ -831,7 +885,7 @@ int sample_write(FILE *f, const Sample *s, StrBuf *o)
         raw_value(o, &rc, e, 1);
     }
     sb_addc(o, '}');
-    rc = (RawCursor){s->raw, s->raw_len, 0};
+    raw_rewind(&rc, s->raw);
     for (const cJSON *e = s->rec ? s->rec->child : NULL; e; e = e->next) {
         if (!e->string || in_list(e->string, s->consumed, s->nConsumed) ||
             in_list(e->string, s->consumed2, s->nConsumed2) || in_list(e->string, reserved, 8)) {
