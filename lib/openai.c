@@ -68,17 +68,21 @@ void oai_config_default(OaiConfig *c)
 
 void oai_endpoint(const char *base, StrBuf *out)
 {
-    size_t n = strlen(base);
+    /* the path is completed; a query (Azure's ?api-version=...) or fragment
+     * stays at the end */
+    const char *q = base + strcspn(base, "?#");
+    size_t n = (size_t)(q - base);
     while (n && base[n - 1] == '/')
         n--;
     static const char CC[] = "/chat/completions";
     size_t cl = sizeof CC - 1;
     sb_add(out, base, n);
-    if (n >= cl && !memcmp(base + n - cl, CC, cl))
-        return;
-    if (!(n >= 3 && !memcmp(base + n - 3, "/v1", 3)))
-        sb_adds(out, "/v1");
-    sb_adds(out, CC);
+    if (!(n >= cl && !memcmp(base + n - cl, CC, cl))) {
+        if (!(n >= 3 && !memcmp(base + n - 3, "/v1", 3)))
+            sb_adds(out, "/v1");
+        sb_adds(out, CC);
+    }
+    sb_adds(out, q);
 }
 
 OaiClient *oai_new(const OaiConfig *cfg, Err *err)

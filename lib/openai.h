@@ -9,7 +9,8 @@
  * and the answer's choices[0].message.content is the result.  The base URL
  * may be given with or without the "/v1" suffix ("http://h:8000" and
  * "http://h:8000/v1" both mean http://h:8000/v1/chat/completions); a URL that
- * already ends in "/chat/completions" is used as it is.
+ * already ends in "/chat/completions" is used as it is.  A query string
+ * ("?api-version=..." for Azure) stays at the end of the completed URL.
  *
  * Retry policy (per request): curl failures that can be transient (connect
  * failures, timeouts, dropped connections, empty replies), HTTP 429 and HTTP

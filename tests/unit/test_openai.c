@@ -20,6 +20,11 @@ int main(void)
     endpoint("http://h:8000/v1", "http://h:8000/v1/chat/completions", "accepts a URL ending in /v1");
     endpoint("http://h:8000/v1/", "http://h:8000/v1/chat/completions", "ignores trailing slashes");
     endpoint("https://x/api/chat/completions", "https://x/api/chat/completions", "keeps a full endpoint URL");
+    endpoint("https://r.example/openai/deployments/d/chat/completions?api-version=2024-02-01",
+             "https://r.example/openai/deployments/d/chat/completions?api-version=2024-02-01",
+             "keeps the query of a full endpoint URL (Azure's api-version)");
+    endpoint("http://h:8000/v1/?x=1", "http://h:8000/v1/chat/completions?x=1", "completes the path before a query");
+    endpoint("http://h:8000//", "http://h:8000/v1/chat/completions", "ignores several trailing slashes");
 
     StrBuf out = SB_INIT;
     char why[256];
