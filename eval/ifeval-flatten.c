@@ -69,7 +69,9 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(); util_close_stdout(); return 0;
         case 'V': util_print_version();
-        default: die_usage("unknown option");
+        default: /* getopt has said what is wrong */
+            fprintf(stderr, "try '%s --help' for more information\n", util_prog());
+            exit(2);
         }
     }
     if (argc - optind > 1)

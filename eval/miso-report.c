@@ -112,7 +112,9 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(); util_close_stdout(); return 0;
         case 'V': util_print_version();
-        default: die_usage("unknown option");
+        default: /* getopt has said what is wrong */
+            fprintf(stderr, "try '%s --help' for more information\n", util_prog());
+            exit(2);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
         report_html(&sb, runs, nspec, title);
         write_file(html, &sb);
         if (!quiet)
-            fprintf(stderr, "miso-report: wrote '%s' (%zu runs)\n", html, nspec);
+            fprintf(stderr, "miso-report: wrote '%s' (%zu run%s)\n", html, nspec, nspec == 1 ? "" : "s");
     }
     sb_release(&sb);
     for (size_t i = 0; i < nspec; i++) {

@@ -393,7 +393,9 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'h': usage(); exit(0);
         case 'V': util_print_version();
-        default: die_usage("unknown option");
+        default: /* getopt has said what is wrong */
+            fprintf(stderr, "try '%s --help' for more information\n", util_prog());
+            exit(2);
         }
     }
     Err err;
