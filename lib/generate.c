@@ -34,6 +34,7 @@ struct Generator {
     Forward f;
     Tokenizer *tok;     /* NULL: ids only */
     ChatTemplate tpl;
+    int raw;            /* --template none: BOS + the text, no chat template */
     int stop[16];       /* ids that end a response (EOS ids, end of turn) */
     int nstop;
     float *logits;      /* (V) */
@@ -85,9 +86,12 @@ Generator *gen_open(const char *model_path, const char *tokenizer_path, const ch
             goto fail;
         }
     }
-    if (template_name) {
+    if (template_name && !strcmp(template_name, "none")) {
+        g->raw = 1;
+        g->tpl = CHAT_PLAIN;
+    } else if (template_name) {
         if (chat_template_from_name(template_name, &g->tpl) < 0) {
-            err_set(err, NULL, 0, "unknown chat template '%s' (llama3, mistral, chatml, plain)", template_name);
+            err_set(err, NULL, 0, "unknown chat template '%s' (llama3, mistral, chatml, plain, none)", template_name);
             goto fail;
         }
     } else if (g->tok) {
@@ -111,7 +115,7 @@ Generator *gen_open(const char *model_path, const char *tokenizer_path, const ch
         if (g->tok && tok_eos(g->tok) >= 0)
             eos[ne++] = tok_eos(g->tok);
     }
-    if (g->tok) {
+    if (g->tok && !g->raw) {
         const char *eot = chat_end_of_turn_for(g->tpl, g->tok);
         IntVec ids = {0};
         if (eot[0] && tok_encode(g->tok, eot, strlen(eot), 1, &ids) == 0 && ids.n == 1 && ne < 16)
@@ -305,7 +309,14 @@ int gen_respond_ids(Generator *g, const char *system, const char *const *inputs,
     StrBuf text = SB_INIT;
     for (size_t i = 0; i < n_inputs; i++) {
         sb_reset(&text);
-        chat_render_prompt(g->tpl, g->tok, system, inputs[i], &text);
+        if (g->raw) { /* BOS, then the text as it is (a system text first) */
+            if (tok_bos(g->tok) >= 0)
+                intvec_push(&ids[i], tok_bos(g->tok));
+            if (system)
+                sb_addf(&text, "%s\n\n", system);
+            sb_adds(&text, inputs[i]);
+        } else
+            chat_render_prompt(g->tpl, g->tok, system, inputs[i], &text);
         if (tok_encode(g->tok, text.buf, text.len, 1, &ids[i]) < 0) {
             err_set(err, NULL, 0, "cannot encode input %zu", i + 1);
             goto out;
@@ -313,7 +324,7 @@ int gen_respond_ids(Generator *g, const char *system, const char *const *inputs,
         ptrs[i] = ids[i].v;
         lens[i] = ids[i].n;
     }
-    const char *gp = chat_generation_prompt_for(g->tpl, g->tok);
+    const char *gp = g->raw ? "" : chat_generation_prompt_for(g->tpl, g->tok);
     if (gp[0] && tok_encode(g->tok, gp, strlen(gp), 1, &pre) < 0) {
         err_set(err, NULL, 0, "cannot encode the generation prompt");
         goto out;

@@ -68,14 +68,17 @@ typedef struct Generator Generator;
 
 /* model_path: HF directory or llama2.c .bin. tokenizer_path: NULL = the model
    directory's own tokenizer (tokenizer.json, or "byte" when config.json says
-   "miso_tokenizer": "byte"); template_name: NULL = chat_guess. NULL + err on
-   failure. */
+   "miso_tokenizer": "byte"); template_name: NULL = chat_guess, "none" = no
+   template (see gen_respond). NULL + err on failure. */
 Generator *gen_open(const char *model_path, const char *tokenizer_path, const char *template_name, Err *err);
 
 /* Chat-templated generation: each input rendered as its own prompt (system
    optional), the generation prompt in the output part; stops at
    end-of-turn/EOS or max_new_tokens; the response text (without the
-   end-of-turn token) is appended to out. */
+   end-of-turn token) is appended to out.  template_name "none" (gen_open)
+   renders no template: BOS (when the tokenizer has one), then the system
+   text and a blank line if given, then the input as it is; generation
+   continues that text (base models, llama2.c story models). */
 int gen_respond(Generator *g, const char *system, const char *const *inputs, size_t n_inputs, const GenOptions *o,
                 StrBuf *out, Err *err);
 

@@ -46,7 +46,8 @@ static void usage(void)
            "Local model\n"
            "  -m, --model PATH         HF model directory or llama2.c .bin\n"
            "      --tokenizer PATH     tokenizer (default: the model's)\n"
-           "      --template NAME      llama3, mistral, chatml, plain (default: guessed)\n"
+           "      --template NAME      llama3, mistral, chatml, plain (default: guessed), or\n"
+           "                           none: BOS + the prompt text as it is (base models)\n"
            "      --attn MODE          multi-input records: miso (default), miso-fid, concat\n"
            "      --top-k N            sample from the N most likely tokens (0 = off)\n"
            "      --prompt-ids         input lines are space-separated token ids\n"
@@ -655,7 +656,10 @@ static void run_local(Run *run)
         } else {
             prompt_read(&p, it->rec, it->path, it->line_no, &err);
             const char *system = p.system ? p.system : o->system;
-            if (has_history(&p)) {
+            if (has_history(&p) && o->template_name && !strcmp(o->template_name, "none")) {
+                err_set(&err, NULL, 0, "--template none answers single prompts, not conversations");
+                rc = -1;
+            } else if (has_history(&p)) {
                 if (!ctok) {
                     if (!(ctok = load_tokenizer(o, &err)))
                         err_die(&err);

@@ -267,6 +267,14 @@ python3 -c 'import json; print(json.dumps({"key": 1, "prompt": "x" * 1100}))' | 
 check '[ $rc = 1 ] && grep -q "does not fit the model.s context of 1024" "$T/err" && [ ! -s "$T/long.out" ]' \
     "a prompt longer than max_position_embeddings fails clearly, not truncated"
 
+# --template none: BOS + the text, as a completion (base models, run.c's way)
+echo '{"key": 1, "prompt": "ab"}' | lgen --template none --ids >"$T/raw.out"; rc=$?
+echo '256 97 98' | lgen --prompt-ids --ids >"$T/rawids.out"
+echo '{"key": 1, "prompt": "ab"}' | lgen --ids >"$T/chat.out"
+rids() { python3 -c 'import sys,json; print(json.loads(open(sys.argv[1]).read())["response_ids"])' "$1"; }
+check '[ $rc = 0 ] && [ "$(rids "$T/raw.out")" = "$(rids "$T/rawids.out")" ] && [ "$(rids "$T/raw.out")" != "$(rids "$T/chat.out")" ]' \
+    "--template none generates from BOS + the prompt's own ids (= --prompt-ids '256 97 98'), not the chat form"
+
 miso-gen -q --model "$MISO_TOP/tests/fixtures/model/llama-gqa-untied" "$T/if3.jsonl" -o "$T/notok.out" 2>"$T/err"; rc=$?
 check '[ $rc = 1 ] && [ $(grep -c "" "$T/err") = 1 ] && grep -q "has no tokenizer (no tokenizer.json): give --tokenizer" "$T/err"' \
     "text prompts for a model without a tokenizer fail once, before generating, saying what to give"
