@@ -61,6 +61,20 @@ FILE *ofile_open(OutFile *o, const char *path, Err *err)
         o->f = stdout;
         return o->f;
     }
+    /* A device, FIFO or socket (-o /dev/null, -o >(gzip ...)) is written in
+     * place: renaming a temporary over it would replace /dev/null with a
+     * regular file for every process on the machine. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            err_set(err, NULL, 0, "cannot write '%s': is a directory", path);
+            return NULL;
+        }
+        o->f = fopen(path, "w");
+        if (!o->f)
+            err_set(err, NULL, 0, "cannot open '%s': %s", path, strerror(errno));
+        return o->f;
+    }
     install();
     o->path = xstrdup(path);
     size_t n = strlen(path);
@@ -106,6 +120,8 @@ static void forget(OutFile *o)
 void ofile_abort(OutFile *o)
 {
     if (!o->path) {
+        if (o->f && o->f != stdout)
+            fclose(o->f);
         o->f = NULL;
         return;
     }
@@ -129,11 +145,20 @@ void ofile_sync_dir(const char *path)
 int ofile_commit(OutFile *o, Err *err)
 {
     if (!o->path) {
+        FILE *f = o->f;
+        o->f = NULL;
+        if (f && f != stdout) {
+            int bad = fflush(f) != 0 || ferror(f);
+            if (fclose(f) != 0 || bad) {
+                err_set(err, NULL, 0, "write error: %s", strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
         if (fflush(stdout) != 0 || ferror(stdout)) {
             err_set(err, NULL, 0, "write error on standard output: %s", strerror(errno));
             return -1;
         }
-        o->f = NULL;
         return 0;
     }
     int bad = fflush(o->f) != 0 || ferror(o->f);

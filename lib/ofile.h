@@ -1,7 +1,9 @@
 /*
  * ofile.h - output files that appear whole or not at all.
  *
- * ofile_open("-" or NULL) writes to standard output.  Any other path is
+ * ofile_open("-" or NULL) writes to standard output.  An existing path
+ * that is not a regular file (/dev/null, a FIFO) is written in place.  Any
+ * other path is
  * written to a temporary file in the same directory ("PATH.tmp.XXXXXX") and
  * renamed over PATH by ofile_commit() after fflush + fsync, so a reader never
  * sees a half-written file and a failed run leaves the old file intact.

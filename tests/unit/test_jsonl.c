@@ -4,6 +4,7 @@
 #include "ofile.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/miso-test-jsonl-XXXXXX";
@@ -181,6 +182,14 @@ int main(void)
         fputs("partial", f);
         ofile_abort(&o);
         CHECK(access(path, F_OK) != 0, "an aborted output leaves no file behind");
+        struct stat st;
+        f = ofile_open(&o, "/dev/null", &err);
+        if (f)
+            fputs("x", f);
+        CHECK(f && ofile_commit(&o, &err) == 0 && stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode),
+              "writing to /dev/null leaves it a character device (written in place, not renamed over)");
+        snprintf(path, sizeof path, "%s", dir);
+        CHECK(ofile_open(&o, path, &err) == NULL && strstr(err.msg, "is a directory"), "refuses a directory as output: %s", err.msg);
     }
     sb_release(&e);
     char cmd[600];
