@@ -176,6 +176,35 @@ void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_
     *len = end - beg;
 }
 
+int sample_raw_check_end(const JsonlReader *r, size_t mark, Err *err)
+{
+    if (r->array_mode != 2 || !r->array_text || mark > r->array_len)
+        return 0;
+    const char *t = r->array_text;
+    size_t i = mark, n = r->array_len;
+    long line = 1;
+    for (size_t k = 0; k < i; k++)
+        line += t[k] == '\n';
+    while (i < n && is_blank(t[i]))
+        line += t[i++] == '\n';
+    if (mark == 0 && i < n && t[i] == '[') /* no record read: "[]" */
+        i++;
+    while (i < n && (is_blank(t[i]) || t[i] == ',')) /* jsonl takes "[{..},]" */
+        line += t[i++] == '\n';
+    if (i >= n) {
+        err_set(err, r->path, line, "malformed JSON: unterminated array");
+        return -1;
+    }
+    if (t[i] == ']') {
+        for (i++; i < n && is_blank(t[i]); i++)
+            line += t[i] == '\n';
+        if (i >= n)
+            return 0;
+    }
+    err_set(err, r->path, line, "malformed JSON: trailing characters after the array");
+    return -1;
+}
+
 /* End of the JSON string starting at t[i] == '"' (index after the quote). */
 static size_t raw_string_end(const char *t, size_t n, size_t i)
 {

@@ -156,6 +156,11 @@ void sample_meta_strs(Sample *s, const char *key, const char *const *texts, cons
 size_t sample_raw_mark(const JsonlReader *r);
 void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len);
 
+/* After jsonl_next returned 0 (mark taken before that call): in JSON-array
+ * mode, check that the array was closed and nothing follows it (the reader
+ * ends quietly at a truncated array).  0, or -1 with err filled. */
+int sample_raw_check_end(const JsonlReader *r, size_t mark, Err *err);
+
 /* cJSON cuts a string at an escaped NUL, so a field the tools read must not
  * hold one: the name of the first member of rec that is "id" or in keys or
  * keys2 and whose value text (raw, len) holds a "\u0000" escape, or NULL.

@@ -420,7 +420,9 @@ int main(int argc, char **argv)
         cJSON *rec;
         int rc;
         size_t mark = sample_raw_mark(&r);
+        int reader_failed = 0; /* the reader itself reported the last record */
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+            reader_failed = rc < 0;
             sample_raw_text(&r, mark, &sp.raw, &sp.raw_len);
             mark = sample_raw_mark(&r);
             if (rc > 0 && (crab_read(&sp.c, rec, r.path, r.line, &err) < 0 ||
@@ -480,6 +482,13 @@ int main(int argc, char **argv)
             if (wrc < 0)
                 die("write error:");
             progress_update(&prog, ++nrec, NULL);
+        }
+        if (rc == 0 && !reader_failed && sample_raw_check_end(&r, mark, &err) < 0) {
+            if (!o.skip_bad)
+                err_die(&err);
+            if (!o.quiet)
+                err_warn(&err);
+            skip_add(&skips, err.msg);
         }
         jsonl_close(&r);
     }

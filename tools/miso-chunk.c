@@ -135,7 +135,9 @@ int main(int argc, char **argv)
         cJSON *rec;
         int rc;
         size_t mark = sample_raw_mark(&r);
+        int reader_failed = 0; /* the reader itself reported the last record */
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+            reader_failed = rc < 0;
             const char *raw;
             size_t raw_len;
             sample_raw_text(&r, mark, &raw, &raw_len);
@@ -208,6 +210,13 @@ int main(int argc, char **argv)
                 die("write error:");
             cJSON_Delete(rec);
             progress_update(&prog, nout, NULL);
+        }
+        if (rc == 0 && !reader_failed && sample_raw_check_end(&r, mark, &err) < 0) {
+            if (!skip_bad)
+                err_die(&err);
+            if (!quiet)
+                err_warn(&err);
+            skip_add(&skips, err.msg);
         }
         jsonl_close(&r);
     }
