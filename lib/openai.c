@@ -302,9 +302,27 @@ int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t 
     const cJSON *content = msg ? cJSON_GetObjectItemCaseSensitive(msg, "content") : NULL;
     const cJSON *fr = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "finish_reason") : NULL;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    int cut = cJSON_IsString(fr) && !strcmp(fr->valuestring, "length");
+    int parts = cJSON_IsArray(content) && cJSON_GetArraySize(content) > 0;
+    for (const cJSON *pt = parts ? content->child : NULL; pt; pt = pt->next) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
+        const cJSON *tx = cJSON_GetObjectItemCaseSensitive(pt, "text");
+        if (!cJSON_IsString(tx) || (cJSON_IsString(ty) && strcmp(ty->valuestring, "text")))
+            parts = parts && cJSON_IsString(ty); /* other typed parts (reasoning...) are skipped */
+    }
     if (cJSON_IsString(content)) {
         sb_adds(out, content->valuestring);
-        rc = cJSON_IsString(fr) && !strcmp(fr->valuestring, "length") ? 1 : 0;
+        rc = cut;
+    } else if (parts) { /* content as a list of parts: the text parts, in order */
+        for (const cJSON *pt = content->child; pt; pt = pt->next) {
+            const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
+            const cJSON *tx = cJSON_GetObjectItemCaseSensitive(pt, "text");
+            if (cJSON_IsString(tx) && (!cJSON_IsString(ty) || !strcmp(ty->valuestring, "text")))
+                sb_adds(out, tx->valuestring);
+        }
+        rc = cut;
+    } else if (cut && msg && (!content || cJSON_IsNull(content))) {
+        rc = 1; /* the limit was reached before any content (a reasoning model): an empty, cut answer */
     } else if (e && !cJSON_IsNull(e)) {
         const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
         snprintf(why, why_size, "server error: %s", cJSON_IsString(m) ? m->valuestring : "(no message)");

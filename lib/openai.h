@@ -102,7 +102,9 @@ void oai_result_release(OaiResult *r);
 
 /* Parse a chat-completions answer body: the content of choices[0].message
  * appended to out.  Returns 0, or 1 when finish_reason is "length" (the
- * answer was cut at max_tokens; it is still an answer); -1 with a short
+ * answer was cut at max_tokens; it is still an answer, empty when the
+ * content is null, as from a reasoning model that used every token); a
+ * content given as a list of parts gives its "text" parts joined; -1 with a short
  * reason in why for a body that is not a chat completion (not retried), -2
  * for an "error" object or an empty "choices" list (even with HTTP 200:
  * some proxies answer upstream failures so; retried like a 5xx).  A

@@ -52,6 +52,19 @@ int main(void)
     sb_reset(&out);
     CHECK(oai_parse_answer(len, strlen(len), &out, why, sizeof why) == 1 && !strcmp(out.buf, "cut"),
           "finish_reason length is an answer flagged as cut (1)");
+    const char *lennull = "{\"choices\":[{\"finish_reason\":\"length\",\"message\":{\"content\":null,"
+                          "\"reasoning_content\":\"hmm\"}}]}";
+    sb_reset(&out);
+    CHECK(oai_parse_answer(lennull, strlen(lennull), &out, why, sizeof why) == 1 && out.len == 0,
+          "a null content cut by the length limit is an empty, cut answer");
+    const char *parts = "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"thinking\",\"thinking\":\"x\"},"
+                        "{\"type\":\"text\",\"text\":\"Hel\"},{\"type\":\"text\",\"text\":\"lo\"}]}}]}";
+    sb_reset(&out);
+    CHECK(oai_parse_answer(parts, strlen(parts), &out, why, sizeof why) == 0 && !strcmp(out.buf, "Hello"),
+          "a content list of parts gives its text parts joined");
+    const char *badparts = "{\"choices\":[{\"message\":{\"content\":[1, 2]}}]}";
+    CHECK(oai_parse_answer(badparts, strlen(badparts), &out, why, sizeof why) == -1 && strstr(why, "content"),
+          "a content list without text parts is malformed");
     const char *nul = "{\"choices\":[{\"message\":{\"content\":\"a\\u0000b\\\\u0000c\"}}]}";
     sb_reset(&out);
     CHECK(oai_parse_answer(nul, strlen(nul), &out, why, sizeof why) == 0 && !strcmp(out.buf, "a\xef\xbf\xbd" "b\\u0000c"),
