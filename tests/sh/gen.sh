@@ -283,6 +283,11 @@ want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/stories260K_greedy.txt" | tr -s ' 
 got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 64 \
     | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
 check '[ -n "$got" ] && [ "$got" = "$want" ]' "--prompt-ids --ids on stories260K.bin gives llama2.c run.c's greedy ids"
+want=$(grep -v '^#' "$MISO_TOP/tests/fixtures/model/stories260K_greedy512.txt" | tr -s ' \n' ' ' | sed 's/ $//')
+got=$(echo 1 | miso-gen -q --model "$MISO_TOP/datasets/models/stories260K.bin" --prompt-ids --ids --max-new-tokens 1000 \
+    | python3 -c 'import sys,json; print(" ".join(map(str, json.loads(sys.stdin.read())["response_ids"])))')
+check '[ -n "$got" ] && [ "$got" = "$want" ]' \
+    "greedy to the end of stories260K's context: the same 512 ids as run.c (which stops at seq_len, never at EOS)"
 
 # ---- usage
 miso-gen --model-name m <"$T/in.jsonl" >/dev/null 2>&1; rc=$?
