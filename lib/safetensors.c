@@ -398,6 +398,30 @@ int st_set_open(StSet *s, const char *dir, Err *err)
     sb_addf(&p, "%s/model.safetensors.index.json", dir);
     size_t len = 0;
     char *idx = have_single ? NULL : read_small_file(p.buf, &len);
+    if (!idx && !have_single && errno == ENOENT) {
+        /* no weights we read: say what is there instead */
+        static const char *const other[] = {"pytorch_model.bin", "pytorch_model.bin.index.json",
+                                            "consolidated.safetensors", "consolidated.00.pth", "model.gguf"};
+        const char *found = NULL;
+        struct stat o;
+        for (size_t i = 0; i < sizeof other / sizeof other[0] && !found; i++) {
+            StrBuf q = SB_INIT;
+            sb_addf(&q, "%s/%s", dir, other[i]);
+            if (stat(q.buf, &o) == 0)
+                found = other[i];
+            sb_release(&q);
+        }
+        if (found)
+            err_set(err, keep_path(dir), 0, "no model.safetensors or model.safetensors.index.json, only '%s' (%s)",
+                    found, !strncmp(found, "pytorch", 7) ? "PyTorch pickles are not read: save the model with "
+                                                           "safe_serialization, or convert it to safetensors"
+                                                         : "not the Hugging Face layout: use the transformers version "
+                                                           "of this model");
+        else
+            err_set(err, keep_path(dir), 0, "no model.safetensors or model.safetensors.index.json in this directory");
+        sb_release(&p);
+        return -1;
+    }
     if (!idx) {
         sb_reset(&p);
         sb_addf(&p, "%s/model.safetensors", dir);

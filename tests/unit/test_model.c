@@ -583,6 +583,22 @@ static void test_hf_variants(void)
     CHECK(loads_same(d, &m, &x), "(setup) the edited config loads again");
     model_release(&x);
 
+    /* a directory with weights in a form that is not read says so */
+    {
+        char nd[700], f2[800];
+        snprintf(nd, sizeof nd, "%s", tmp("pickle"));
+        mkdir(nd, 0777);
+        snprintf(f2, sizeof f2, "%s/config.json", nd);
+        write_file(f2, "{\"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 1, "
+                       "\"num_attention_heads\": 4, \"vocab_size\": 32}");
+        expect_load_fail(nd, "no model.safetensors or model.safetensors.index.json in this directory",
+                         "a directory without weights says which files it lacks");
+        snprintf(f2, sizeof f2, "%s/pytorch_model.bin", nd);
+        write_file(f2, "PK");
+        expect_load_fail(nd, "only 'pytorch_model.bin' (PyTorch pickles are not read",
+                         "a directory with only pytorch_model.bin says pickles are not read");
+    }
+
     /* lm_head present although the config says tied: ignored, embed used */
     edit_config(d, "{\"tie_word_embeddings\": true}");
     rc = model_load(&x, d, &e);
