@@ -228,8 +228,13 @@ static int json_int(const cJSON *o, const char *key, long def, long *out, const 
         *out = def;
         return 0;
     }
-    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) /* eos_token_id may be a list */
+    if (cJSON_IsArray(v)) { /* eos_token_id may be a list: its first id (model_eos_ids has them all) */
+        if (cJSON_GetArraySize(v) == 0 && def >= -1) {
+            *out = def;
+            return 0;
+        }
         v = cJSON_GetArrayItem(v, 0);
+    }
     if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble || fabs(v->valuedouble) > 1e9) {
         err_set(err, keep_path(path), 0, "field '%s' is not an integer", key);
         return -1;

@@ -563,6 +563,12 @@ static void test_hf_variants(void)
     if (rc == 0)
         model_release(&x);
 
+    edit_config(d, "{\"eos_token_id\": []}");
+    rc = model_load(&x, d, &e);
+    CHECK(rc == 0 && x.cfg.eos_id == -1, "an empty eos_token_id list means no EOS id");
+    if (rc == 0)
+        model_release(&x);
+
     edit_config(d, "{\"model_type\": \"mistral\", \"sliding_window\": 64}");
     rc = model_load(&x, d, &e);
     CHECK(rc == 0 && x.cfg.max_seq_len == 64, "a Mistral sliding_window caps the context at the window (exact)");
