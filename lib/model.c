@@ -321,6 +321,13 @@ static int config_parse(ModelConfig *c, const char *text, size_t len, const char
         goto out;
     }
     snprintf(c->arch, sizeof c->arch, "%s", arch);
+    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(o, "quantization_config");
+    if (qc && !cJSON_IsNull(qc)) {
+        const cJSON *qm = cJSON_GetObjectItemCaseSensitive(qc, "quant_method");
+        err_set(err, keep_path(path), 0, "quantized model (quantization_config '%s') is not supported: use the "
+                "unquantized F32/BF16/F16 weights", cJSON_IsString(qm) ? qm->valuestring : "?");
+        goto out;
+    }
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
     if (cJSON_IsString(act) && strcmp(act->valuestring, "silu")) {
         err_set(err, keep_path(path), 0, "hidden_act '%s' is not supported (silu)", act->valuestring);

@@ -581,7 +581,11 @@ static void test_hf_variants(void)
     expect_load_fail(d, "rope_scaling type 'linear' is not supported", "refuses linear rope_scaling clearly");
     edit_config(d, "{\"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2.0}}");
     expect_load_fail(d, "rope_scaling type 'dynamic' is not supported", "refuses dynamic rope_scaling clearly");
-    edit_config(d, "{\"rope_scaling\": null, \"rope_parameters\": \"__delete__\", \"attention_bias\": true}");
+    edit_config(d, "{\"rope_scaling\": null, \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}");
+    expect_load_fail(d, "quantized model (quantization_config 'gptq') is not supported",
+                     "refuses a quantized model by its quant_method");
+    edit_config(d, "{\"quantization_config\": \"__delete__\", \"rope_parameters\": \"__delete__\", "
+                   "\"attention_bias\": true}");
     expect_load_fail(d, "attention_bias is not supported", "refuses attention_bias on Llama (o_proj biases)");
     edit_config(d, "{\"attention_bias\": false, \"mlp_bias\": true}");
     expect_load_fail(d, "mlp_bias is not supported", "refuses mlp_bias");
