@@ -326,7 +326,18 @@ int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t 
     } else if (e && !cJSON_IsNull(e)) {
         const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
         snprintf(why, why_size, "server error: %s", cJSON_IsString(m) ? m->valuestring : "(no message)");
-        rc = -2;
+        /* worth a retry unless the error says the request itself is wrong
+         * (a 4xx code other than 429, or an invalid-request type) */
+        const cJSON *code = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
+        const cJSON *type = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "type") : NULL;
+        double cv = cJSON_IsNumber(code) ? code->valuedouble
+                    : cJSON_IsString(code) ? strtod(code->valuestring, NULL) : 0;
+        int bad_request = (cv >= 400 && cv < 500 && cv != 429) ||
+                          (cJSON_IsString(type) && (!strcmp(type->valuestring, "invalid_request_error") ||
+                                                    !strcmp(type->valuestring, "authentication_error") ||
+                                                    !strcmp(type->valuestring, "permission_error") ||
+                                                    !strcmp(type->valuestring, "not_found_error")));
+        rc = bad_request ? -1 : -2;
     } else if (cJSON_IsArray(ch) && !c0) {
         snprintf(why, why_size, "the server answered with an empty 'choices' list");
         rc = -2;

@@ -107,7 +107,9 @@ void oai_result_release(OaiResult *r);
  * content given as a list of parts gives its "text" parts joined; -1 with a short
  * reason in why for a body that is not a chat completion (not retried), -2
  * for an "error" object or an empty "choices" list (even with HTTP 200:
- * some proxies answer upstream failures so; retried like a 5xx).  A
+ * some proxies answer upstream failures so; retried like a 5xx) unless the
+ * error blames the request (a 4xx "code" other than 429, or a "type" such
+ * as "invalid_request_error"): then -1.  A
  * \u0000 in the content becomes U+FFFD (C strings cannot hold NUL); other
  * bytes are passed on as they are (miso-gen repairs invalid UTF-8). */
 int oai_parse_answer(const char *body, size_t n, StrBuf *out, char *why, size_t why_size);

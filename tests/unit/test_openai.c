@@ -45,6 +45,13 @@ int main(void)
     CHECK(oai_parse_answer(err, strlen(err), &out, why, sizeof why) < 0 && !strcmp(why, "server error: model not found"),
           "an error object gives the server's message");
     CHECK(oai_parse_answer(err, strlen(err), &out, why, sizeof why) == -2, "an error object is worth a retry (-2)");
+    const char *e404 = "{\"error\":{\"message\":\"no such model\",\"code\":404}}";
+    const char *einv = "{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\",\"code\":null}}";
+    const char *e429 = "{\"error\":{\"message\":\"slow down\",\"code\":\"429\"}}";
+    CHECK(oai_parse_answer(e404, strlen(e404), &out, why, sizeof why) == -1 &&
+              oai_parse_answer(einv, strlen(einv), &out, why, sizeof why) == -1 &&
+              oai_parse_answer(e429, strlen(e429), &out, why, sizeof why) == -2,
+          "an error blaming the request (code 404, invalid_request_error) is final; code 429 is retried");
     const char *empty = "{\"choices\":[]}";
     CHECK(oai_parse_answer(empty, strlen(empty), &out, why, sizeof why) == -2 && strstr(why, "empty 'choices'"),
           "an empty choices list is reported as such and is worth a retry");
