@@ -39,7 +39,8 @@ static const char usage_text[] =
 typedef struct {
     char *key;
     char *prompt;
-    char *resp;
+    char *resp;       /* as Python's json.loads gives it, in WTF-8 */
+    char *score;      /* resp, or its copy made valid UTF-8 for the checks */
     size_t resp_len;
     long line;
     int used;
@@ -98,19 +99,6 @@ static void map_release(Map *m)
 
 /* ---------------------------------------------------------------- reading */
 
-static char *key_text(const cJSON *key)
-{
-    char b[32];
-    if (cJSON_IsNumber(key)) {
-        snprintf(b, sizeof b, fabs(key->valuedouble) < 1e15 && key->valuedouble == floor(key->valuedouble) ? "%.0f" : "%.17g",
-                 key->valuedouble);
-        return xstrdup(b);
-    }
-    if (cJSON_IsString(key))
-        return xstrdup(key->valuestring);
-    return NULL;
-}
-
 static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np)
 {
     JsonlReader r;
@@ -137,46 +125,169 @@ static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np
     return ps;
 }
 
+/* Response files are read with Python's json.loads rules rather than cJSON:
+ * a response may hold \u0000 or a lone surrogate escape, which Python keeps
+ * in its str and the official scorer scores (cJSON cuts a string at NUL and
+ * rejects lone surrogates).  Strings come back as WTF-8 with their length;
+ * each response gets a scoring copy (pystr_wtf8_for_scoring) and the
+ * original is what the result files write back. */
+typedef struct {
+    Resp *rs;
+    size_t n, cap;
+    PyJsonField f[3]; /* response, prompt, key */
+} RespReader;
+
+static char *dup_len(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const char *path, long line)
+{
+    Err err;
+    PyJsonField *re = &rr->f[0], *pr = &rr->f[1], *key = &rr->f[2];
+    size_t at = *pos;
+    if (pystr_json_object(s, n, pos, rr->f, 3) < 0) {
+        size_t i = at;
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i < n && s[i] != '{')
+            err_set(&err, path, line, "expected a JSON object");
+        else if (*pos >= n)
+            err_set(&err, path, line, "malformed JSON: unexpected end of record");
+        else
+            err_set(&err, path, line, "malformed JSON at column %zu", *pos - at + 1);
+        err_die(&err);
+    }
+    if (re->type == PYJ_ABSENT)
+        err_set(&err, path, line, "\"response\" is missing"), err_die(&err);
+    if (re->type != PYJ_STRING)
+        err_set(&err, path, line, "\"response\" must be a string"), err_die(&err);
+    if (pr->type == PYJ_ABSENT && key->type == PYJ_ABSENT)
+        err_set(&err, path, line, "neither \"prompt\" nor \"key\" is given"), err_die(&err);
+    if (pr->type != PYJ_ABSENT && pr->type != PYJ_STRING)
+        err_set(&err, path, line, "\"prompt\" must be a string"), err_die(&err);
+    if (key->type != PYJ_ABSENT && key->type != PYJ_NULL && key->type != PYJ_NUMBER &&
+        key->type != PYJ_STRING)
+        err_set(&err, path, line, "\"key\" must be an integer or a string"), err_die(&err);
+    rr->rs = grow_array(rr->rs, &rr->cap, rr->n + 1, sizeof *rr->rs);
+    Resp *r = &rr->rs[rr->n++];
+    r->key = NULL;
+    if (key->type == PYJ_STRING) {
+        r->key = dup_len(key->val.buf, key->val.len);
+    } else if (key->type == PYJ_NUMBER) {
+        char b[32];
+        double v = strtod(key->val.buf, NULL);
+        snprintf(b, sizeof b, fabs(v) < 1e15 && v == floor(v) ? "%.0f" : "%.17g", v);
+        r->key = xstrdup(b);
+    }
+    r->prompt = pr->type == PYJ_STRING ? dup_len(pr->val.buf, pr->val.len) : NULL;
+    r->resp = dup_len(re->val.buf, re->val.len);
+    r->resp_len = re->val.len;
+    r->score = r->resp;
+    if (memchr(r->resp, 0, r->resp_len) || memmem(r->resp, r->resp_len, "\xed", 1)) {
+        r->score = dup_len(r->resp, r->resp_len);
+        pystr_wtf8_for_scoring(r->score, r->resp_len);
+    }
+    r->line = line;
+    r->used = 0;
+}
+
 static Resp *read_responses(const char *path, size_t *nr, const char **display)
 {
     JsonlReader r;
     Err err;
-    cJSON *rec;
+    const char *s;
+    size_t n;
     int rc;
-    size_t n = 0, cap = 0;
-    Resp *rs = NULL;
+    RespReader rr = {NULL, 0, 0, {{"response", 0, SB_INIT}, {"prompt", 0, SB_INIT}, {"key", 0, SB_INIT}}};
+    StrBuf all = SB_INIT; /* the whole text when the file is one JSON array */
+    long first = 0, blank = 0;
     if (jsonl_open(&r, path, &err) < 0)
         err_die(&err);
     *display = xstrdup(r.path);
-    while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
+    while ((rc = jsonl_next_line(&r, &s, &n, &err)) != 0) {
         if (rc < 0)
             err_die(&err);
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
-        const cJSON *re = cJSON_GetObjectItemCaseSensitive(rec, "response");
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key");
-        if (!re)
-            err_set(&err, r.path, r.line, "\"response\" is missing"), err_die(&err);
-        if (!cJSON_IsString(re))
-            err_set(&err, r.path, r.line, "\"response\" must be a string"), err_die(&err);
-        if (!pr && !key)
-            err_set(&err, r.path, r.line, "neither \"prompt\" nor \"key\" is given"), err_die(&err);
-        if (pr && !cJSON_IsString(pr))
-            err_set(&err, r.path, r.line, "\"prompt\" must be a string"), err_die(&err);
-        if (key && !cJSON_IsNull(key) && !cJSON_IsNumber(key) && !cJSON_IsString(key))
-            err_set(&err, r.path, r.line, "\"key\" must be an integer or a string"), err_die(&err);
-        rs = grow_array(rs, &cap, n + 1, sizeof *rs);
-        rs[n].key = key ? key_text(key) : NULL;
-        rs[n].prompt = pr ? xstrdup(pr->valuestring) : NULL;
-        rs[n].resp = xstrdup(re->valuestring);
-        rs[n].resp_len = strlen(rs[n].resp);
-        rs[n].line = r.line;
-        rs[n].used = 0;
-        n++;
-        cJSON_Delete(rec);
+        size_t bad;
+        if (!utf8_valid(s, n, &bad))
+            err_set(&err, r.path, r.line, "invalid UTF-8 at byte %zu", bad + 1), err_die(&err);
+        if (!first) {
+            size_t i = 0;
+            while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+                i++;
+            if (i == n) { /* blank lines: allowed before an array only */
+                if (!blank)
+                    blank = r.line;
+                continue;
+            }
+            first = s[i] == '[' ? r.line : -1;
+            if (first < 0 && blank)
+                err_set(&err, r.path, blank, "empty line"), err_die(&err);
+        }
+        if (first > 0) {
+            sb_add(&all, s, n);
+            sb_addc(&all, '\n');
+            continue;
+        }
+        if (n && s[n - 1] == '\r')
+            n--; /* Python reads the file with universal newlines */
+        if (n == 0)
+            err_set(&err, r.path, r.line, "empty line"), err_die(&err);
+        size_t pos = 0;
+        resp_add(&rr, s, n, &pos, r.path, r.line);
+        while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r'))
+            pos++;
+        if (pos < n)
+            err_set(&err, r.path, r.line, "malformed JSON: trailing characters at column %zu", pos + 1),
+                err_die(&err);
+    }
+    if (first > 0) { /* [ {...}, {...} ]: each element's line is where it starts */
+        const char *t = all.buf;
+        size_t len = all.len, pos = 0, nl_at = 0;
+        long line = first;
+#define SKIP_WS()                                                                         \
+    while (pos < len && (t[pos] == ' ' || t[pos] == '\t' || t[pos] == '\n' || t[pos] == '\r')) \
+        pos++
+        SKIP_WS();
+        pos++; /* '[' */
+        SKIP_WS();
+        int closed = pos < len && t[pos] == ']';
+        if (closed)
+            pos++;
+        while (!closed) {
+            SKIP_WS();
+            for (; nl_at < pos; nl_at++)
+                line += t[nl_at] == '\n';
+            resp_add(&rr, t, len, &pos, r.path, line);
+            SKIP_WS();
+            if (pos < len && t[pos] == ']') {
+                pos++;
+                closed = 1;
+            } else if (pos >= len || t[pos] != ',') {
+                for (; nl_at < pos && nl_at < len; nl_at++)
+                    line += t[nl_at] == '\n';
+                err_set(&err, r.path, line, pos >= len ? "malformed JSON: the array is not closed"
+                                                       : "malformed JSON: expected ',' or ']'");
+                err_die(&err);
+            } else {
+                pos++;
+            }
+        }
+        SKIP_WS();
+#undef SKIP_WS
+        if (pos < len)
+            err_set(&err, r.path, line, "malformed JSON: text after the array"), err_die(&err);
     }
     jsonl_close(&r);
-    *nr = n;
-    return rs;
+    for (int k = 0; k < 3; k++)
+        sb_release(&rr.f[k].val);
+    sb_release(&all);
+    *nr = rr.n;
+    return rr.rs;
 }
 
 /* ---------------------------------------------------------------- matching */
@@ -311,7 +422,7 @@ typedef struct {
     StrBuf line_s, line_l, line_x; /* eval_results lines, explain line */
 } Scored;
 
-static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp, size_t rlen,
+static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp, const char *scored, size_t rlen,
                       int lines, int explain, Scored *o)
 {
     o->st = xmalloc(p->n + 1);
@@ -328,7 +439,7 @@ static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp,
             sb_init(&wl[k]);
         }
     }
-    ifeval_score(sc, p, resp, rlen, o->st, o->lo, ws, wl);
+    ifeval_score(sc, p, scored, rlen, o->st, o->lo, ws, wl);
     if (lines) {
         ifeval_result_line(&o->line_s, p, resp, rlen, o->st);
         ifeval_result_line(&o->line_l, p, resp, rlen, o->lo);
@@ -468,8 +579,9 @@ int main(int argc, char **argv)
 #pragma omp parallel for schedule(dynamic, 4)
     for (size_t i = 0; i < np; i++) {
         const char *resp = match[i] >= 0 ? rs[match[i]].resp : "";
+        const char *scored = match[i] >= 0 ? rs[match[i]].score : "";
         size_t rlen = match[i] >= 0 ? rs[match[i]].resp_len : 0;
-        score_one(scs[omp_get_thread_num()], &ps[i], resp, rlen, outdir != NULL, explain, &out[i]);
+        score_one(scs[omp_get_thread_num()], &ps[i], resp, scored, rlen, outdir != NULL, explain, &out[i]);
     }
     for (int t = 0; t < nth; t++)
         if (ifeval_scorer_error(scs[t], &err) < 0)
@@ -529,6 +641,8 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < nr; j++) {
         free(rs[j].key);
         free(rs[j].prompt);
+        if (rs[j].score != rs[j].resp)
+            free(rs[j].score);
         free(rs[j].resp);
     }
     free(rs);

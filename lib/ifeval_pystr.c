@@ -433,6 +433,165 @@ int pystr_json_loads_ok(const char *s, size_t n)
     return p.i == n;
 }
 
+/* ---------------------------------------------------------------- json.loads of a record */
+
+static unsigned hexval(char c)
+{
+    return isdig(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+static unsigned hex4(const char *s)
+{
+    return hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]);
+}
+
+/* Decode the string at p->i (on its opening quote) into out as WTF-8, as
+ * CPython's scanstring does: a \ud800-\udbff escape directly followed by a
+ * \udc00-\udfff escape is one code point, any other surrogate escape stays a
+ * lone surrogate (3 bytes ED A0..BF 80..BF); \u0000 is a NUL byte. */
+static int jp_string_decode(JP *p, StrBuf *out)
+{
+    p->i++;
+    while (p->i < p->n) {
+        size_t j = p->i;
+        while (j < p->n && p->s[j] != '"' && p->s[j] != '\\' && (unsigned char)p->s[j] >= 0x20)
+            j++;
+        sb_add(out, p->s + p->i, j - p->i);
+        p->i = j;
+        if (j >= p->n)
+            return 0;
+        unsigned char c = (unsigned char)p->s[j];
+        if (c == '"') {
+            p->i++;
+            return 1;
+        }
+        if (c < 0x20 || ++p->i >= p->n)
+            return 0;
+        char e = p->s[p->i];
+        if (e != 'u') {
+            const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+            const char *k = e ? strchr(from, e) : NULL;
+            if (!k)
+                return 0;
+            sb_addc(out, to[k - from]);
+            p->i++;
+            continue;
+        }
+        if (p->n - p->i < 5)
+            return 0;
+        for (int h = 1; h <= 4; h++)
+            if (!ishex(p->s[p->i + h]))
+                return 0;
+        uint32_t cp = hex4(p->s + p->i + 1);
+        p->i += 5;
+        if (cp >= 0xd800 && cp <= 0xdbff && p->n - p->i >= 6 && p->s[p->i] == '\\' &&
+            p->s[p->i + 1] == 'u' && ishex(p->s[p->i + 2]) && ishex(p->s[p->i + 3]) &&
+            ishex(p->s[p->i + 4]) && ishex(p->s[p->i + 5])) {
+            uint32_t lo = hex4(p->s + p->i + 2);
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                p->i += 6;
+            }
+        }
+        char b[4];
+        if (cp >= 0xd800 && cp <= 0xdfff) { /* lone surrogate: WTF-8 */
+            b[0] = (char)0xed;
+            b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            b[2] = (char)(0x80 | (cp & 0x3f));
+            sb_add(out, b, 3);
+        } else {
+            sb_add(out, b, utf8_encode(cp, b));
+        }
+    }
+    return 0;
+}
+
+int pystr_json_object(const char *s, size_t n, size_t *pos, PyJsonField *f, size_t nf)
+{
+    JP p = {s, n, *pos, 0};
+    StrBuf key = SB_INIT;
+    for (size_t k = 0; k < nf; k++) {
+        f[k].type = PYJ_ABSENT;
+        sb_reset(&f[k].val);
+    }
+    jp_ws(&p);
+    if (p.i >= n || s[p.i] != '{')
+        goto bad;
+    p.i++;
+    jp_ws(&p);
+    if (p.i < n && s[p.i] == '}') {
+        p.i++;
+        goto end;
+    }
+    for (;;) {
+        if (p.i >= n || s[p.i] != '"')
+            goto bad;
+        sb_reset(&key);
+        if (!jp_string_decode(&p, &key))
+            goto bad;
+        jp_ws(&p);
+        if (p.i >= n || s[p.i] != ':')
+            goto bad;
+        p.i++;
+        jp_ws(&p);
+        PyJsonField *want = NULL;
+        for (size_t k = 0; k < nf && !want; k++)
+            if (strlen(f[k].name) == key.len && !memcmp(f[k].name, key.buf, key.len))
+                want = &f[k]; /* a repeated member overrides, as in a dict */
+        if (want)
+            sb_reset(&want->val);
+        size_t at = p.i;
+        if (want && at < n && s[at] == '"') {
+            if (!jp_string_decode(&p, &want->val))
+                goto bad;
+            want->type = PYJ_STRING;
+        } else {
+            if (!jp_value(&p))
+                goto bad;
+            if (want) {
+                char c = s[at];
+                want->type = c == 'n' ? PYJ_NULL
+                           : (c == '-' || isdig(c) || c == 'N' || c == 'I') ? PYJ_NUMBER
+                           : PYJ_OTHER;
+                sb_add(&want->val, s + at, p.i - at);
+            }
+        }
+        jp_ws(&p);
+        if (p.i >= n)
+            goto bad;
+        if (s[p.i] == '}') {
+            p.i++;
+            break;
+        }
+        if (s[p.i] != ',')
+            goto bad;
+        p.i++;
+        jp_ws(&p);
+    }
+end:
+    sb_release(&key);
+    *pos = p.i;
+    return 0;
+bad:
+    sb_release(&key);
+    *pos = p.i;
+    return -1;
+}
+
+void pystr_wtf8_for_scoring(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0)
+            s[i] = 1;
+        else if (c == 0xed && i + 2 < n && (unsigned char)s[i + 1] >= 0xa0) {
+            s[i] = (char)0xee;
+            s[i + 1] = (char)((unsigned char)s[i + 1] - 0x20);
+            i += 2;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- json.dumps */
 
 void pystr_json_dump_str(StrBuf *out, const char *s, size_t n)
@@ -464,6 +623,11 @@ void pystr_json_dump_str(StrBuf *out, const char *s, size_t n)
         default:
             if (c < 0x20) {
                 cp = c;
+            } else if (c == 0xed && n - i >= 3 && (unsigned char)s[i + 1] >= 0xa0 &&
+                       (unsigned char)s[i + 1] <= 0xbf && ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
+                /* a lone surrogate kept in WTF-8 (pystr_json_object) */
+                cp = 0xd000 | ((uint32_t)(s[i + 1] & 0x3f) << 6) | (uint32_t)(s[i + 2] & 0x3f);
+                k = 3;
             } else {
                 k = utf8_decode(s + i, n - i, &cp);
                 if (!k)

@@ -57,7 +57,33 @@ int pystr_islower(const char *s, size_t n);
 size_t pystr_first_word(const char *s, size_t n, size_t *start);
 /* 1 if json.loads(s) would succeed (Python's json module, strict=True). */
 int pystr_json_loads_ok(const char *s, size_t n);
-/* Append json.dumps(s) with ensure_ascii (the quotes included). */
+/* One member of a JSON record that pystr_json_object extracts. */
+enum { PYJ_ABSENT, PYJ_STRING, PYJ_NUMBER, PYJ_NULL, PYJ_OTHER };
+typedef struct {
+    const char *name; /* member name (set by the caller) */
+    int type;         /* PYJ_*: what the member's value was */
+    StrBuf val;       /* a string decoded as WTF-8 with its true length, else
+                       * the value's JSON text; caller-owned, reused */
+} PyJsonField;
+/* json.loads of the JSON object starting at s[*pos] (after optional
+ * whitespace), with the named members extracted; 0 with *pos just after the
+ * object, or -1 with *pos the byte offset where the text stops being JSON
+ * (or is not an object).  Python's rules: NaN and
+ * Infinity accepted, no raw control characters inside strings, a repeated
+ * member overrides.  Strings keep what Python's str keeps: \u0000 is a NUL
+ * byte inside val (use val.len), a surrogate escape not paired with the next
+ * one is a lone surrogate, stored as its 3-byte WTF-8 form (ED A0..BF xx). */
+int pystr_json_object(const char *s, size_t n, size_t *pos, PyJsonField *f, size_t nf);
+/* In place, make WTF-8 text from pystr_json_object valid UTF-8 that every
+ * check treats as Python treats the original: NUL becomes U+0001 and a lone
+ * surrogate U+D800+k becomes U+E000+k (private use), same byte length.  For
+ * Python all four are one code point that is not whitespace, not alphanumeric,
+ * not cased, unchanged by lower() and outside every regex class the checks,
+ * Punkt, word_tokenize and langdetect use; a genuine U+0001 or U+E000-U+E7FF in
+ * the same text is therefore scored identically. */
+void pystr_wtf8_for_scoring(char *s, size_t n);
+/* Append json.dumps(s) with ensure_ascii (the quotes included); a lone
+ * surrogate in WTF-8 form is written as its \udXXX escape, as Python does. */
 void pystr_json_dump_str(StrBuf *out, const char *s, size_t n);
 /* Append repr(x) of a finite double ("0.7707948243992606", "1.0"). */
 void pystr_float_repr(StrBuf *out, double x);
