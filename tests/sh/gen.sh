@@ -275,6 +275,42 @@ rids() { python3 -c 'import sys,json; print(json.loads(open(sys.argv[1]).read())
 check '[ $rc = 0 ] && [ "$(rids "$T/raw.out")" = "$(rids "$T/rawids.out")" ] && [ "$(rids "$T/raw.out")" != "$(rids "$T/chat.out")" ]' \
     "--template none generates from BOS + the prompt's own ids (= --prompt-ids '256 97 98'), not the chat form"
 
+# a model that always says <|end|> (261): the byte template's end of turn
+# stops it although config.json's only EOS is 257; with no template it runs on
+python3 - "$T/tiny" "$T/eot" <<'PY'
+import json, os, struct, sys
+src, d = sys.argv[1], sys.argv[2]; os.makedirs(d, exist_ok=True)
+cfg = json.load(open(os.path.join(src, "config.json")))
+json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+V, D, F = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"]
+def t(name, shape, fill):
+    n = 1
+    for x in shape: n *= x
+    return name, shape, [fill(i) for i in range(n)]
+# embeddings [1, 0, ...] ([2, 0, ...] for 261); attention and MLP outputs zero,
+# so the last hidden state is always the same direction and 261 wins
+ts = [t("model.embed_tokens.weight", [V, D], lambda i: (2.0 if i // D == 261 else 1.0) if i % D == 0 else 0.0),
+      t("model.norm.weight", [D], lambda i: 1.0)]
+p = "model.layers.0."
+ts += [t(p + "input_layernorm.weight", [D], lambda i: 1.0), t(p + "post_attention_layernorm.weight", [D], lambda i: 1.0)]
+for nm in ("q_proj", "k_proj", "v_proj", "o_proj"):
+    ts.append(t(p + "self_attn.%s.weight" % nm, [D, D], lambda i: 0.0))
+ts += [t(p + "mlp.gate_proj.weight", [F, D], lambda i: 0.0), t(p + "mlp.up_proj.weight", [F, D], lambda i: 0.0),
+       t(p + "mlp.down_proj.weight", [D, F], lambda i: 0.0)]
+hdr, blobs, off = {}, [], 0
+for name, shape, vals in ts:
+    b = struct.pack("<%df" % len(vals), *vals)
+    hdr[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
+    blobs.append(b); off += len(b)
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+with open(os.path.join(d, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(h))); f.write(h); f.write(b"".join(blobs))
+PY
+echo '{"key": 1, "prompt": "hi"}' | miso-gen -q --model "$T/eot" --max-new-tokens 8 --ids >"$T/eot1.out"; rc1=$?
+echo '{"key": 1, "prompt": "hi"}' | miso-gen -q --model "$T/eot" --max-new-tokens 8 --ids --template none >"$T/eot2.out"; rc2=$?
+check '[ $rc1 = 0 ] && grep -q "\"response\":\"\",\"response_ids\":\[\]" "$T/eot1.out" && [ $rc2 = 0 ] && grep -q "\"response_ids\":\[261,261,261,261,261,261,261,261\]" "$T/eot2.out"' \
+    "the template's end-of-turn token stops generation (not in the EOS list); with --template none it does not"
+
 miso-gen -q --model "$MISO_TOP/tests/fixtures/model/llama-gqa-untied" "$T/if3.jsonl" -o "$T/notok.out" 2>"$T/err"; rc=$?
 check '[ $rc = 1 ] && [ $(grep -c "" "$T/err") = 1 ] && grep -q "has no tokenizer (no tokenizer.json): give --tokenizer" "$T/err"' \
     "text prompts for a model without a tokenizer fail once, before generating, saying what to give"
