@@ -842,6 +842,16 @@ void sample_set_id(Sample *s, const cJSON *rec, const Conv *c, const char *suffi
             uint64_t b = rng_hash(c->turns[i].content, c->turns[i].len);
             h = rng_hash(&(uint64_t[3]){h, a, b}, sizeof(uint64_t[3]));
         }
+        if (s->raw) {
+            /* and the whole record, so records that share their turns but
+             * differ elsewhere (source, score, the unusable id) get their
+             * own ids; blanks between tokens do not count */
+            StrBuf t = SB_INIT;
+            raw_add_compact(&t, s->raw, 0, s->raw_len);
+            uint64_t r = rng_hash(t.buf, t.len);
+            h = rng_hash(&(uint64_t[2]){h, r}, sizeof(uint64_t[2]));
+            sb_release(&t);
+        }
         sb_addf(&s->id, "h%016llx", (unsigned long long)h);
     }
     if (suffix)

@@ -36,10 +36,12 @@
  *   - Sample ids are the record's "id" (non-empty string, or integer below
  *     9e15 printed as such); a record without one (or with an empty,
  *     fractional, huge or non-scalar id, which is then kept in meta.orig_id)
- *     gets "h" + 16 hex digits of a hash of its turns, so the id, and the
- *     seeded choices made from it, never depend on where the record sits in
- *     the input.  Two records with the same turns and no id get the same id
- *     (and the same seeded choices): the id names the content.
+ *     gets "h" + 16 hex digits of a hash of its turns and of its whole JSON
+ *     text (s->raw, blanks between tokens left out; set s->raw before
+ *     sample_set_id), so the id, and the seeded choices made from it, never
+ *     depend on where the record sits in the input, and records that differ
+ *     anywhere get different ids.  Exact duplicates share their id (and
+ *     their seeded choices): the id names the content.
  *
  * Ownership
  *   - Turn strings are borrowed from the cJSON record (or from conv.joined
@@ -138,7 +140,8 @@ void sample_release(Sample *s);
 /* Append an input (copied); returns it so callers may append to it. */
 StrBuf *sample_add_input(Sample *s, const char *text, size_t len);
 /* Set s->id from rec's "id" (string or integral number; suffix appended, may
- * be NULL) or, without one, from a hash of the conversation's turns. */
+ * be NULL) or, without one, from a hash of the conversation's turns and of
+ * s->raw when set. */
 void sample_set_id(Sample *s, const cJSON *rec, const Conv *c, const char *suffix);
 /* Add a member to meta: a string, an integer, a list of strings (texts[i]
  * of lens[i] bytes; lens may be NULL for NUL-terminated texts). */

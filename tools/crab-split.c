@@ -167,6 +167,7 @@ static int emit_sft(Split *sp, const cJSON *rec, FILE *f)
     Sample *s = &sp->s;
     CrabRecord *c = &sp->c;
     sample_clear(s);
+    s->raw = sp->raw, s->raw_len = sp->raw_len;
     sample_set_id(s, rec, &c->conv, NULL);
     set_common(sp, rec);
     static const char *const shapes[] = {"messages", "sharegpt", "alpaca", "deepseek-r1"};
@@ -248,6 +249,7 @@ static int emit_para(Split *sp, const cJSON *rec, FILE *f)
     Sample *s = &sp->s;
     CrabRecord *c = &sp->c;
     sample_clear(s);
+    s->raw = sp->raw, s->raw_len = sp->raw_len;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
     if (c->kind == CRAB_AUG && c->source && cJSON_IsNumber(id)) {
         /* seed ids are only unique within their source dataset */

@@ -171,10 +171,10 @@ int main(int argc, char **argv)
                 continue;
             }
             sample_clear(&s);
-            sample_set_id(&s, rec, &c, NULL);
-            s.rec = rec;
             s.raw = raw;
             s.raw_len = raw_len;
+            sample_set_id(&s, rec, &c, NULL);
+            s.rec = rec;
             s.consumed = c.consumed;
             s.nConsumed = c.nConsumed;
             s.mode = SAMPLE_SUCC;
