@@ -207,5 +207,37 @@ OMP_NUM_THREADS=3 ifeval-score -q --responses $R --output-dir "$T/three" >/dev/n
 check "results do not depend on the number of threads (1 and 3)" \
     sh -c "cmp -s '$T/one/eval_results_loose.jsonl' '$T/again/eval_results_loose.jsonl' && cmp -s '$T/three/eval_results_strict.jsonl' '$T/again/eval_results_strict.jsonl'"
 
+# ---------------------------------------------------------------- response files read as Python reads them
+E=tests/e2e/ifeval-score-nul-surrogate
+/usr/bin/python3 - $E/resp.jsonl "$T/py" <<'PYEOF'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+d = sys.argv[2]
+open(d + ".array.json", "w").write("\n[\n" + ",\n".join("  " + json.dumps(r) for r in rs) + "\n]\n")
+open(d + ".crlf.jsonl", "w", newline="").write("".join(json.dumps(r) + "\r\n" for r in rs))
+open(d + ".dumps", "w").write("".join(json.dumps(r["response"]) + "\n" for r in rs))
+PYEOF
+ifeval-score -q --input $E/in.jsonl --responses $E/resp.jsonl --output-dir "$T/ns" >/dev/null
+check "writes responses holding \\u0000 and lone surrogates back exactly as Python's json.dumps" \
+    cmp -s "$T/py.dumps" <(sed 's/.*"response": //; s/}$//' "$T/ns/eval_results_strict.jsonl")
+ifeval-score -q --input $E/in.jsonl --responses "$T/py.array.json" --output-dir "$T/nsa" >/dev/null
+check "a JSON-array response file with the same records gives the same results" \
+    cmp -s "$T/ns/eval_results_loose.jsonl" "$T/nsa/eval_results_loose.jsonl"
+ifeval-score -q --input $E/in.jsonl --responses "$T/py.crlf.jsonl" --output-dir "$T/nsc" >/dev/null
+check "CRLF response lines are read as Python's universal newlines read them" \
+    cmp -s "$T/ns/eval_results_loose.jsonl" "$T/nsc/eval_results_loose.jsonl"
+printf '{"key": 1, "response": "a\\ud80"}\n' >"$T/bad1.jsonl"
+ifeval-score -q --input $E/in.jsonl --responses "$T/bad1.jsonl" >/dev/null 2>"$T/bad1.err"
+check "a short \\u escape is malformed JSON with its line and column (exit 1)" \
+    sh -c "[ $? = 1 ] && grep -q 'bad1.jsonl:1: malformed JSON at column 27' '$T/bad1.err'"
+printf '{"key": 1, "response": "a\tb"}\n' >"$T/bad2.jsonl"
+ifeval-score -q --input $E/in.jsonl --responses "$T/bad2.jsonl" >/dev/null 2>"$T/bad2.err"
+check "a raw tab inside a string is refused as json.loads refuses it" \
+    grep -q 'bad2.jsonl:1: malformed JSON at column 26' "$T/bad2.err"
+printf '[{"key": 1, "response": "a"},\n {"key": 2, "response": "b"\n' >"$T/bad3.json"
+ifeval-score -q --input $E/in.jsonl --responses "$T/bad3.json" >/dev/null 2>"$T/bad3.err"
+check "a JSON-array response file cut short names the line of the unfinished element" \
+    grep -q 'bad3.json:2: malformed JSON: unexpected end of record' "$T/bad3.err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
