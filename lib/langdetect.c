@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define N_TRIAL 7
 #define ALPHA_DEFAULT 0.5
@@ -179,6 +183,8 @@ struct LangDetector {
     uint32_t *cjk_keys, *cjk_vals; /* sorted by key */
     size_t ncjk;
     NlpRegex *url_re, *mail_re;
+    void *map;      /* the mmap'd table file holding grams and rows, or NULL */
+    size_t map_len;
 };
 
 static void add_triple(LangDetector *d, uint32_t row, size_t lang, double val)
@@ -605,6 +611,19 @@ static int load_profile(LangDetector *d, const char *path, size_t index, Err *er
     return 0;
 }
 
+/* The messages.properties tables and the cleaning regexes, for both paths. */
+static int finish_load(LangDetector *d, const char *dir, Err *err)
+{
+    StrBuf p = SB_INIT;
+    sb_addf(&p, "%s/../messages.properties", dir);
+    int rc = load_messages(d, p.buf, err);
+    sb_release(&p);
+    if (rc == 0 && (!(d->url_re = nlpre_compile("https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076}", 0, err)) ||
+                    !(d->mail_re = nlpre_compile("[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}", 0, err))))
+        rc = -1;
+    return rc;
+}
+
 LangDetector *langdetect_load(const char *dir, Err *err)
 {
     static char where[4096];
@@ -650,18 +669,153 @@ LangDetector *langdetect_load(const char *dir, Err *err)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    sb_release(&p);
     if (rc == 0)
         build_rows(d);
-    if (rc == 0) {
-        sb_reset(&p);
-        sb_addf(&p, "%s/../messages.properties", dir);
-        rc = load_messages(d, p.buf, err);
-    }
-    sb_release(&p);
-    if (rc == 0 && (!(d->url_re = nlpre_compile("https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076}", 0, err)) ||
-                    !(d->mail_re = nlpre_compile("[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}", 0, err))))
-        rc = -1;
+    if (rc == 0)
+        rc = finish_load(d, dir, err);
     if (rc) {
+        langdetect_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* ---------------------------------------------------------------- precompiled table */
+
+/* langdetect.table (next to profiles/) holds what langdetect_load builds from
+ * the 55 JSON profiles -- language names, the gram hash table, the sparse
+ * rows -- in the in-memory layout, so the default detector mmaps it instead
+ * of parsing 2.3 MB of JSON (133 M instructions, a third of ifeval-score's
+ * run on the 541 dev responses).  Only the pages a text's grams touch are
+ * ever read.  Native byte order, checked by a marker; a file that does not
+ * fit its header is not used (the JSON path is).  tests/unit/test_langdetect
+ * regenerates it from the profiles and compares byte for byte, so it cannot
+ * go stale unnoticed.
+ *
+ *   0  "MISOLDT1"   8  u32 0x01020304   12 u32 nlang
+ *   16 u64 cap      24 u64 nrow         32 u64 nent
+ *   40 nlang x 16-byte NUL-padded names, then (8-aligned) cap GramSlots,
+ *   (nrow + 1) u32 row starts, (8-aligned) nent doubles, nent language bytes. */
+#define TABLE_MAGIC "MISOLDT1"
+
+static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+typedef struct {
+    size_t names, slots, starts, vals, langs, total;
+} TableLayout;
+
+static TableLayout table_layout(size_t nlang, size_t cap, size_t nrow, size_t nent)
+{
+    TableLayout t;
+    t.names = 40;
+    t.slots = align8(t.names + 16 * nlang);
+    t.starts = t.slots + cap * sizeof(GramSlot);
+    t.vals = align8(t.starts + (nrow + 1) * sizeof(uint32_t));
+    t.langs = t.vals + nent * sizeof(double);
+    t.total = t.langs + nent;
+    return t;
+}
+
+void langdetect_table(const LangDetector *d, StrBuf *out)
+{
+    size_t nrow = d->grams.n, nent = d->row_start[nrow], cap = 1;
+    while (cap * 3 < nrow * 4)
+        cap *= 2; /* load factor <= 3/4 (0.67 for the shipped 87,598 grams) */
+    TableLayout t = table_layout(d->nlang, cap, nrow, nent);
+    char *b = xcalloc(t.total, 1);
+    uint32_t marker = 0x01020304, nl = (uint32_t)d->nlang;
+    uint64_t h[3] = {cap, nrow, nent};
+    memcpy(b, TABLE_MAGIC, 8);
+    memcpy(b + 8, &marker, 4);
+    memcpy(b + 12, &nl, 4);
+    memcpy(b + 16, h, sizeof h);
+    for (size_t i = 0; i < d->nlang; i++)
+        snprintf(b + t.names + 16 * i, 16, "%s", d->langs[i]);
+    /* rows keep their numbers; slots are re-placed in row order */
+    uint64_t *key_of = xmalloc(size_mul(nrow ? nrow : 1, sizeof *key_of));
+    for (size_t i = 0; i < d->grams.cap; i++)
+        if (d->grams.slots[i].key)
+            key_of[d->grams.slots[i].row] = d->grams.slots[i].key;
+    GramSlot *slots = (GramSlot *)(void *)(b + t.slots);
+    for (size_t r = 0; r < nrow; r++) {
+        size_t j = gram_hash(key_of[r]) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j].key = key_of[r];
+        slots[j].row = r;
+    }
+    free(key_of);
+    memcpy(b + t.starts, d->row_start, (nrow + 1) * sizeof(uint32_t));
+    memcpy(b + t.vals, d->row_val, nent * sizeof(double));
+    memcpy(b + t.langs, d->row_lang, nent);
+    sb_add(out, b, t.total);
+    free(b);
+}
+
+/* The detector from a table file, or NULL (err filled) when the file is
+ * missing or does not fit its header. */
+static LangDetector *load_table(const char *path, const char *dir, Err *err)
+{
+    static char where[4096];
+    snprintf(where, sizeof where, "%s", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 40) {
+        err_set(err, where, 0, "cannot read the langdetect table");
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    char *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) {
+        err_set(err, where, 0, "cannot map the langdetect table: %s", strerror(errno));
+        return NULL;
+    }
+    uint32_t marker, nl;
+    uint64_t h[3];
+    memcpy(&marker, m + 8, 4);
+    memcpy(&nl, m + 12, 4);
+    memcpy(h, m + 16, sizeof h);
+    TableLayout t = {0};
+    int ok = !memcmp(m, TABLE_MAGIC, 8) && marker == 0x01020304 && nl >= 2 && nl <= 255 && h[0] &&
+             !(h[0] & (h[0] - 1)) && h[0] < ((uint64_t)1 << 32) && h[1] < h[0] && h[2] < ((uint64_t)1 << 32);
+    if (ok) {
+        t = table_layout(nl, h[0], h[1], h[2]);
+        ok = t.total == len;
+    }
+    const uint32_t *starts = ok ? (const uint32_t *)(const void *)(m + t.starts) : NULL;
+    for (size_t r = 0; ok && r < h[1]; r++)
+        ok = starts[r] <= starts[r + 1];
+    ok = ok && starts[0] == 0 && starts[h[1]] == h[2];
+    for (size_t i = 0; ok && i < h[2]; i++)
+        ok = (unsigned char)m[t.langs + i] < nl;
+    const GramSlot *slots = ok ? (const GramSlot *)(const void *)(m + t.slots) : NULL;
+    for (size_t i = 0; ok && i < h[0]; i++)
+        ok = !slots[i].key || slots[i].row < h[1];
+    for (size_t i = 0; ok && i < nl; i++)
+        ok = memchr(m + t.names + 16 * i, 0, 16) != NULL;
+    if (!ok) {
+        munmap(m, len);
+        err_set(err, where, 0, "the langdetect table does not fit its header");
+        return NULL;
+    }
+    LangDetector *d = xcalloc(1, sizeof *d);
+    d->map = m;
+    d->map_len = len;
+    d->nlang = nl;
+    d->langs = xcalloc(nl, sizeof *d->langs);
+    for (size_t i = 0; i < nl; i++)
+        d->langs[i] = xstrdup(m + t.names + 16 * i);
+    d->grams.slots = (GramSlot *)(void *)(m + t.slots);
+    d->grams.cap = h[0];
+    d->grams.n = h[1];
+    d->row_start = (uint32_t *)(void *)(m + t.starts);
+    d->row_val = (double *)(void *)(m + t.vals);
+    d->row_lang = (uint8_t *)(m + t.langs);
+    if (finish_load(d, dir, err) < 0) {
         langdetect_free(d);
         return NULL;
     }
@@ -673,8 +827,14 @@ const LangDetector *langdetect_default(Err *err)
     static LangDetector *cached;
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
-    if (!cached)
-        cached = langdetect_load(util_datapath("langdetect/profiles"), err);
+    if (!cached) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", util_datapath("langdetect/profiles"));
+        Err terr;
+        cached = load_table(util_datapath("langdetect/langdetect.table"), dir, &terr);
+        if (!cached)
+            cached = langdetect_load(dir, err);
+    }
     LangDetector *d = cached;
     pthread_mutex_unlock(&lock);
     return d;
@@ -687,10 +847,14 @@ void langdetect_free(LangDetector *d)
     for (size_t i = 0; i < d->nlang; i++)
         free(d->langs[i]);
     free(d->langs);
-    free(d->grams.slots);
-    free(d->row_start);
-    free(d->row_lang);
-    free(d->row_val);
+    if (d->map) {
+        munmap(d->map, d->map_len);
+    } else {
+        free(d->grams.slots);
+        free(d->row_start);
+        free(d->row_lang);
+        free(d->row_val);
+    }
     free(d->tri);
     free(d->cjk_keys);
     free(d->cjk_vals);

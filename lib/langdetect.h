@@ -25,7 +25,10 @@
  *
  * Ownership
  *   - langdetect_load returns a detector the caller frees with
- *     langdetect_free; langdetect_default returns a shared cached one.
+ *     langdetect_free; langdetect_default returns a shared cached one, read
+ *     from the precompiled datasets/langdetect/langdetect.table (mmap'd, the
+ *     same numbers as the profiles give) or, if that file is missing or
+ *     malformed, from the JSON profiles.
  *   - Returned language codes are static strings owned by the detector.
  *
  * Errors
@@ -51,6 +54,10 @@ typedef struct LangDetector LangDetector;
 LangDetector *langdetect_load(const char *profiles_dir, Err *err);
 const LangDetector *langdetect_default(Err *err);       /* shipped profiles, loaded once, cached (any thread) */
 void langdetect_free(LangDetector *d);
+/* Append the precompiled table of a loaded detector (the bytes of
+ * datasets/langdetect/langdetect.table, which langdetect_default maps instead
+ * of parsing the JSON profiles when it is present and well-formed). */
+void langdetect_table(const LangDetector *d, StrBuf *out);
 /* langdetect.detect(text) with DetectorFactory.seed = seed (default use: 0): the language code ("en", "zh-cn", ...)
    as a static string, or NULL where langdetect raises LangDetectException (no features). */
 const char *langdetect_detect(const LangDetector *d, const char *text, size_t n, uint64_t seed);

@@ -3,7 +3,8 @@
  * for tests/sh/textref.sh: reads JSON strings, one a line, on stdin and
  * prints langdetect.detect_langs(text) with seed 0 for each as "lang:%.17g ..."
  * ("-" for an exception, "unknown" for no language above 0.1); with
- * --bench REPS, times langdetect_detect over the same input (bench/RESULTS.md).
+ * --bench REPS, times langdetect_detect over the same input (bench/RESULTS.md);
+ * --write-table [FILE] regenerates datasets/langdetect/langdetect.table.
  */
 #include "langdetect.h"
 #include "testhelp.h"
@@ -90,6 +91,21 @@ int main(int argc, char **argv)
     util_set_prog(argv[0]);
     if (argc > 1 && !strcmp(argv[1], "--dump"))
         return dump();
+    if (argc > 1 && !strcmp(argv[1], "--write-table")) { /* regenerate the shipped table */
+        Err e;
+        LangDetector *ld = langdetect_load(util_datapath("langdetect/profiles"), &e);
+        if (!ld)
+            err_die(&e);
+        StrBuf t = SB_INIT;
+        langdetect_table(ld, &t);
+        const char *out = argc > 2 ? argv[2] : util_datapath("langdetect/langdetect.table");
+        FILE *f = fopen(out, "wb");
+        if (!f || fwrite(t.buf, 1, t.len, f) != t.len || fclose(f))
+            die("cannot write '%s':", out);
+        sb_release(&t);
+        langdetect_free(ld);
+        return 0;
+    }
     if (argc > 2 && !strcmp(argv[1], "--bench"))
         return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
     Err err;
@@ -127,5 +143,44 @@ int main(int argc, char **argv)
     CHECK(a && b && !strcmp(a, b), "is deterministic for a fixed seed");
     CHECK(langdetect_load("/nonexistent/profiles", &err) == NULL && strstr(err.msg, "cannot open"),
           "reports a missing profile folder");
+
+    /* The shipped precompiled table is what the JSON profiles give, byte for
+     * byte, and detects with the same probabilities to the last bit. */
+    LangDetector *fromjson = langdetect_load(util_datapath("langdetect/profiles"), &err);
+    CHECK(fromjson != NULL, "loads the JSON profiles");
+    if (fromjson) {
+        StrBuf t = SB_INIT;
+        langdetect_table(fromjson, &t);
+        size_t len = 0;
+        char *shipped = NULL;
+        FILE *f = fopen(util_datapath("langdetect/langdetect.table"), "rb");
+        if (f) {
+            shipped = xmalloc(t.len + 1);
+            len = fread(shipped, 1, t.len + 1, f);
+            fclose(f);
+        }
+        CHECK(shipped && len == t.len && !memcmp(shipped, t.buf, t.len),
+              "datasets/langdetect/langdetect.table equals the table made from the JSON profiles "
+              "(regenerate: build/tests/test_langdetect --write-table)");
+        free(shipped);
+        sb_release(&t);
+        static const char *texts[] = {
+            "This is a simple English sentence about the weather today.",
+            "Ceci est une phrase simple en français.", "Это простое предложение.", "HELLO",
+            "これは日本語の文です。", "Ein kurzer Satz. Un altro testo italiano misto.",
+        };
+        int same = 1;
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            const char *l1[10], *l2[10];
+            double p1[10], p2[10];
+            int k1 = langdetect_probabilities(d, texts[i], strlen(texts[i]), 0, l1, p1, 10);
+            int k2 = langdetect_probabilities(fromjson, texts[i], strlen(texts[i]), 0, l2, p2, 10);
+            same &= k1 == k2;
+            for (int k = 0; same && k < k1; k++)
+                same &= !strcmp(l1[k], l2[k]) && !memcmp(&p1[k], &p2[k], sizeof p1[k]);
+        }
+        CHECK(same, "the default (table) detector and the JSON-loaded one give bit-identical probabilities");
+        langdetect_free(fromjson);
+    }
     return TEST_REPORT();
 }
