@@ -102,9 +102,11 @@ static double parse_num(const char *s, const char *opt, double lo, double hi)
 
 static int parse_count(const char *s, const char *opt, int lo)
 {
-    double v = parse_num(s, opt, lo, 1 << 30);
-    if (v != floor(v))
-        die_usage("option '%s' needs an integer, not '%s'", opt, s);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= (1 << 30)) || v != floor(v))
+        die_usage("option '%s' needs an integer >= %d, not '%s'", opt, lo, s);
     return (int)v;
 }
 
