@@ -8,6 +8,7 @@
  */
 #include "jsonl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -165,6 +166,39 @@ int jsonl_next_line(JsonlReader *r, const char **line, size_t *len, Err *err)
     }
 }
 
+/* Every backslash in the text is inside a string (cJSON checked the rest),
+ * so each one found must start a JSON escape. */
+static int escapes_ok(const char *t, size_t n)
+{
+    for (const char *p = t, *end = t + n; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;) {
+        if (p + 1 >= end)
+            return 0;
+        char c = p[1];
+        if (c == 'u') {
+            for (int k = 2; k <= 5; k++)
+                if (p + k >= end || !isxdigit((unsigned char)p[k]))
+                    return 0;
+            p += 6;
+        } else if (c && strchr("\"\\/bfnrt", c)) {
+            p += 2;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The first top-level key that appears twice, or NULL.  Records have a
+ * handful of members, so the quadratic scan is cheaper than hashing. */
+static const char *duplicate_key(const cJSON *obj)
+{
+    for (const cJSON *e = obj->child; e; e = e->next)
+        for (const cJSON *f = e->next; f && e->string; f = f->next)
+            if (f->string && !strcmp(e->string, f->string))
+                return e->string;
+    return NULL;
+}
+
 static int parse_object(JsonlReader *r, const char *s, size_t n, long line, cJSON **out, Err *err)
 {
     size_t bad;
@@ -197,6 +231,19 @@ static int parse_object(JsonlReader *r, const char *s, size_t n, long line, cJSO
         err_set(err, r->path, line, "expected a JSON object");
         return -1;
     }
+    if (!escapes_ok(s, n)) {
+        cJSON_Delete(v);
+        err_set(err, r->path, line, "malformed JSON: invalid escape in a string");
+        return -1;
+    }
+    const char *dup = duplicate_key(v);
+    if (dup) {
+        err_set(err, r->path, line, "duplicate key '%s'", dup);
+        cJSON_Delete(v);
+        return -1;
+    }
+    r->raw = s;
+    r->raw_len = n;
     *out = v;
     return 1;
 }
@@ -225,6 +272,7 @@ static int load_array(JsonlReader *r, Err *err)
         err_set(err, r->path, line, "invalid UTF-8 at byte %zu of the line", bad + 1);
         r->eof = 1;
         r->array_pos = r->array_len;
+        r->array_done = 1;
         return -1;
     }
     r->array_pos = (size_t)(memchr(r->array_text, '[', r->array_len) - (void *)r->array_text) + 1;
@@ -234,31 +282,51 @@ static int load_array(JsonlReader *r, Err *err)
     return 0;
 }
 
+static void skip_blanks(JsonlReader *r, size_t *i)
+{
+    const char *t = r->array_text;
+    while (*i < r->array_len && (t[*i] == ' ' || t[*i] == '\t' || t[*i] == '\r' || t[*i] == '\n')) {
+        r->next_line += t[*i] == '\n';
+        (*i)++;
+    }
+}
+
+/* Stop array reading with an error at the current line. */
+static int array_error(JsonlReader *r, Err *err, const char *msg)
+{
+    r->array_pos = r->array_len;
+    r->array_done = 1;
+    err_set(err, r->path, r->next_line, "%s", msg);
+    return -1;
+}
+
 static int next_array(JsonlReader *r, cJSON **out, Err *err)
 {
     const char *t = r->array_text;
     size_t i = r->array_pos, n = r->array_len;
-    /* skip blanks and one comma */
-    for (;;) {
-        while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n')) {
-            r->next_line += t[i] == '\n';
-            i++;
-        }
-        if (i < n && t[i] == ',') {
-            i++;
-            continue;
-        }
-        break;
-    }
-    if (i >= n) {
-        r->array_pos = n;
-        err_set(err, r->path, r->next_line, "malformed JSON: unterminated array");
-        return -1;
-    }
+    skip_blanks(r, &i);
+    if (i >= n)
+        return array_error(r, err, "malformed JSON: unterminated array");
     if (t[i] == ']') {
+        i++;
+        skip_blanks(r, &i);
         r->array_pos = n;
+        r->array_done = 1;
+        if (i < n)
+            return array_error(r, err, "malformed JSON: trailing characters after the array");
         return 0;
     }
+    if (r->array_count > 0) {
+        if (t[i] != ',')
+            return array_error(r, err, "malformed JSON: expected ',' or ']' after an array element");
+        i++;
+        skip_blanks(r, &i);
+        if (i >= n)
+            return array_error(r, err, "malformed JSON: unterminated array");
+        if (t[i] == ']' || t[i] == ',')
+            return array_error(r, err, "malformed JSON: trailing comma in array");
+    }
+    r->array_count++;
     size_t start = i;
     long line = r->next_line;
     int depth = 0, instr = 0;
@@ -319,7 +387,7 @@ int jsonl_next(JsonlReader *r, cJSON **out, Err *err)
             return -1;
     }
     if (r->array_mode == 2) {
-        if (r->array_pos >= r->array_len)
+        if (r->array_done)
             return 0;
         return next_array(r, out, err);
     }

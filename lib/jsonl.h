@@ -15,6 +15,11 @@
  *     be missing).  Empty lines, CRLF endings, invalid UTF-8, malformed JSON,
  *     a top-level value that is not an object and lines longer than max_line
  *     bytes are errors, each with its own message.
+ *   - Beyond what cJSON checks, a record is refused for an escape that is not
+ *     JSON ("\x", "\u00.0": cJSON would decode garbage) and for a duplicate
+ *     top-level key (cJSON keeps the first value, Python the last: the
+ *     meaning would depend on the reader).  In array mode a trailing comma,
+ *     a missing ']' and text after the array are errors.
  *   - After an error the reader is positioned at the next line, so a program
  *     with --skip-bad can report it and go on.  A read error or truncated gzip
  *     stream ends the input: the next call returns 0.
@@ -57,6 +62,8 @@
 typedef struct {
     const char *path;   /* display name, "<stdin>" for standard input */
     long line;          /* line of the record last returned (1-based) */
+    const char *raw;    /* JSON text of the record last returned (borrowed, */
+    size_t raw_len;     /*   valid until the next call), for exact pass-through */
     size_t max_line;    /* longest accepted line in bytes */
     /* private */
     gzFile gz;
@@ -69,6 +76,8 @@ typedef struct {
     StrBuf rec;
     char *array_text;   /* whole text in array mode */
     size_t array_len, array_pos;
+    long array_count;   /* elements read so far */
+    int array_done;     /* the closing ']' was read, or reading stopped */
 } JsonlReader;
 
 int jsonl_open(JsonlReader *r, const char *path, Err *err);

@@ -132,77 +132,9 @@ void json_add_value(StrBuf *out, const cJSON *v)
  * validated by cJSON already, so the scanner below only has to find where
  * each top-level member's value starts and ends. */
 
-size_t sample_raw_mark(const JsonlReader *r)
-{
-    return r->array_mode == 2 ? r->array_pos : 0;
-}
-
 static int is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len)
-{
-    const char *t;
-    size_t beg, end;
-    *text = NULL;
-    *len = 0;
-    if (r->array_mode == 2) {
-        t = r->array_text;
-        end = r->array_pos;
-        if (!t || end > r->array_len || mark > end)
-            return;
-        beg = mark;
-        while (beg < end && (is_blank(t[beg]) || t[beg] == ',' || (mark == 0 && t[beg] == '[')))
-            beg++;
-    } else if (r->array_mode == 1) {
-        t = r->buf;
-        if (!t || r->beg == 0 || r->beg > r->end)
-            return;
-        end = t[r->beg - 1] == '\n' ? r->beg - 1 : r->beg;
-        const char *nl = end ? memrchr(t, '\n', end) : NULL;
-        beg = nl ? (size_t)(nl - t) + 1 : 0;
-    } else {
-        return;
-    }
-    while (beg < end && is_blank(t[beg]))
-        beg++;
-    while (end > beg && is_blank(t[end - 1]))
-        end--;
-    if (end - beg < 2 || t[beg] != '{' || t[end - 1] != '}')
-        return;
-    *text = t + beg;
-    *len = end - beg;
-}
-
-int sample_raw_check_end(const JsonlReader *r, size_t mark, Err *err)
-{
-    if (r->array_mode != 2 || !r->array_text || mark > r->array_len)
-        return 0;
-    const char *t = r->array_text;
-    size_t i = mark, n = r->array_len;
-    long line = 1;
-    for (size_t k = 0; k < i; k++)
-        line += t[k] == '\n';
-    while (i < n && is_blank(t[i]))
-        line += t[i++] == '\n';
-    if (mark == 0 && i < n && t[i] == '[') /* no record read: "[]" */
-        i++;
-    while (i < n && (is_blank(t[i]) || t[i] == ',')) /* jsonl takes "[{..},]" */
-        line += t[i++] == '\n';
-    if (i >= n) {
-        err_set(err, r->path, line, "malformed JSON: unterminated array");
-        return -1;
-    }
-    if (t[i] == ']') {
-        for (i++; i < n && is_blank(t[i]); i++)
-            line += t[i] == '\n';
-        if (i >= n)
-            return 0;
-    }
-    err_set(err, r->path, line, "malformed JSON: trailing characters after the array");
-    return -1;
 }
 
 /* End of the JSON string starting at t[i] == '"' (index after the quote). */
@@ -327,33 +259,6 @@ static void raw_add_compact(StrBuf *out, const char *t, size_t b, size_t e)
 /* Are the escapes in the strings of t[b..e) all valid JSON ones?  cJSON
  * accepts some that are not ("\u00.0"); such a member is printed from its
  * cJSON node instead of copied. */
-static int raw_escapes_ok(const char *t, size_t b, size_t e)
-{
-    /* A backslash is only valid inside a string (cJSON checked the rest),
-     * so every one found is an escape to check. */
-    for (const char *p = t + b, *end = t + e; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;) {
-        if (p + 1 >= end)
-            return 0;
-        char c = p[1];
-        if (c == 'u') {
-            for (int k = 2; k <= 5; k++)
-                if (p + k >= end || !isxdigit((unsigned char)p[k]))
-                    return 0;
-            p += 6;
-        } else if (c && strchr("\"\\/bfnrt", c)) {
-            p += 2;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int sample_raw_escapes_ok(const char *raw, size_t len)
-{
-    return !raw || raw_escapes_ok(raw, 0, len);
-}
-
 /* Cursor over the members of s->rec in step with its raw text: cJSON keeps
  * members (duplicates too) in text order, so the k-th child is the k-th
  * member.  Once the scanner disagrees, the rest is printed from cJSON. */
@@ -404,14 +309,8 @@ static void raw_value(StrBuf *out, RawCursor *rc, const cJSON *e, int want)
 {
     size_t kb, ke, vb, ve;
     if (rc->t && raw_next(rc, &kb, &ke, &vb, &ve)) {
-        if (want && !(raw_escapes_ok(rc->t, kb, ke) && raw_escapes_ok(rc->t, vb, ve))) {
-            if (want == 2) {
-                json_add_string(out, e->string, strlen(e->string));
-                sb_addc(out, ':');
-            }
-            json_add_value(out, e);
-            return;
-        }
+        /* lib/jsonl refused records with non-JSON escapes, so the text
+         * can be copied as it is. */
         if (want == 2) {
             raw_add_compact(out, rc->t, kb, ke);
             sb_addc(out, ':');
@@ -464,15 +363,6 @@ const char *sample_raw_nul(const char *raw, size_t len, const cJSON *rec, const 
         if (used && raw_has_nul(raw, vb, ve))
             return e->string;
     }
-    return NULL;
-}
-
-const char *sample_dup_key(const cJSON *rec)
-{
-    for (const cJSON *e = rec ? rec->child : NULL; e; e = e->next)
-        for (const cJSON *f = e->next; f && e->string; f = f->next)
-            if (f->string && !strcmp(e->string, f->string))
-                return e->string;
     return NULL;
 }
 

@@ -9,8 +9,8 @@
  *
  * Keys are written in that order, compactly, one object per line, strings as
  * UTF-8 (only '"', '\\' and control characters are escaped).  Fields passed
- * through are copied from the record's own JSON text (s->raw, found with
- * sample_raw_text) byte for byte, only the blanks between tokens dropped, so
+ * through are copied from the record's own JSON text (s->raw, the
+ * reader's JsonlReader.raw) byte for byte, only the blanks between tokens dropped, so
  * 9.0 stays 9.0, 12345678901234567890 keeps every digit and "\u0000" or
  * "\ud83d\ude00" escapes are kept as written.  Without raw text (s->raw NULL)
  * they are printed from their cJSON nodes (numbers as %.15g/%.17g).
@@ -124,7 +124,7 @@ typedef struct {
     size_t nMessages;
     StrBuf meta;             /* JSON members of "meta" without the braces (sample_meta_*) */
     const cJSON *rec;        /* borrowed source record for the pass-through fields, or NULL */
-    const char *raw;         /* borrowed JSON text of rec (sample_raw_text), or NULL */
+    const char *raw;         /* borrowed JSON text of rec (JsonlReader.raw), or NULL */
     size_t raw_len;
     const char *const *consumed; /* keys of rec not passed through */
     size_t nConsumed;
@@ -149,35 +149,12 @@ void sample_meta_str(Sample *s, const char *key, const char *v, size_t n);
 void sample_meta_int(Sample *s, const char *key, long long v);
 void sample_meta_strs(Sample *s, const char *key, const char *const *texts, const size_t *lens, size_t n);
 
-/* The JSON text of the record jsonl_next just returned, for byte-exact
- * pass-through: call mark = sample_raw_mark(r) before jsonl_next, then
- * sample_raw_text(r, mark, &s->raw, &s->raw_len) after it returned 1.  The
- * text is borrowed from the reader and valid until its next call.  Sets
- * NULL/0 if the text cannot be found (the writer then falls back to cJSON).
- * NEEDSWORK: this reads JsonlReader's private buffers; lib/jsonl should
- * hand out the record text itself. */
-size_t sample_raw_mark(const JsonlReader *r);
-void sample_raw_text(const JsonlReader *r, size_t mark, const char **text, size_t *len);
-
-/* After jsonl_next returned 0 (mark taken before that call): in JSON-array
- * mode, check that the array was closed and nothing follows it (the reader
- * ends quietly at a truncated array).  0, or -1 with err filled. */
-int sample_raw_check_end(const JsonlReader *r, size_t mark, Err *err);
-
 /* cJSON cuts a string at an escaped NUL, so a field the tools read must not
  * hold one: the name of the first member of rec that is "id" or in keys or
  * keys2 and whose value text (raw, len) holds a "\u0000" escape, or NULL.
  * (Pass-through fields may hold one: they are copied as text.) */
 const char *sample_raw_nul(const char *raw, size_t len, const cJSON *rec, const char *const *keys, size_t nkeys,
                            const char *const *keys2, size_t nkeys2);
-
-/* 1 when every backslash escape in the strings of the record text is a
- * JSON one (cJSON takes "\u00.0" and decodes garbage), else 0; 1 for NULL. */
-int sample_raw_escapes_ok(const char *raw, size_t len);
-
-/* The first top-level key that rec holds twice, or NULL.  The tools refuse
- * such records: cJSON would read the first value, Python's json the last. */
-const char *sample_dup_key(const cJSON *rec);
 
 /* Write s as one JSON line.  scratch is a reusable buffer.  0, or -1 if the
  * stream failed. */

@@ -421,28 +421,15 @@ int main(int argc, char **argv)
             err_die(&err);
         cJSON *rec;
         int rc;
-        size_t mark = sample_raw_mark(&r);
-        int reader_failed = 0; /* the reader itself reported the last record */
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
-            reader_failed = rc < 0;
-            sample_raw_text(&r, mark, &sp.raw, &sp.raw_len);
-            mark = sample_raw_mark(&r);
+            sp.raw = rc > 0 ? r.raw : NULL;
+            sp.raw_len = rc > 0 ? r.raw_len : 0;
             if (rc > 0 && (crab_read(&sp.c, rec, r.path, r.line, &err) < 0 ||
                            read_refined(&sp, rec, r.path, r.line, &err) < 0)) {
                 cJSON_Delete(rec);
                 rc = -1;
             }
             const char *nul;
-            if (rc > 0 && !sample_raw_escapes_ok(sp.raw, sp.raw_len)) {
-                err_set(&err, r.path, r.line, "malformed JSON: invalid escape in a string");
-                cJSON_Delete(rec);
-                rc = -1;
-            }
-            if (rc > 0 && (nul = sample_dup_key(rec))) {
-                err_set(&err, r.path, r.line, "duplicate key '%s'", nul);
-                cJSON_Delete(rec);
-                rc = -1;
-            }
             if (rc > 0 && sp.c.kind != CRAB_REVERSE &&
                 (nul = sample_raw_nul(sp.raw, sp.raw_len, rec, sp.c.conv.consumed, sp.c.conv.nConsumed, sp.c.consumed,
                                       sp.c.nConsumed))) {
@@ -484,13 +471,6 @@ int main(int argc, char **argv)
             if (wrc < 0)
                 die("write error:");
             progress_update(&prog, ++nrec, NULL);
-        }
-        if (rc == 0 && !reader_failed && sample_raw_check_end(&r, mark, &err) < 0) {
-            if (!o.skip_bad)
-                err_die(&err);
-            if (!o.quiet)
-                err_warn(&err);
-            skip_add(&skips, err.msg);
         }
         jsonl_close(&r);
     }

@@ -134,29 +134,14 @@ int main(int argc, char **argv)
             err_die(&err);
         cJSON *rec;
         int rc;
-        size_t mark = sample_raw_mark(&r);
-        int reader_failed = 0; /* the reader itself reported the last record */
         while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
-            reader_failed = rc < 0;
-            const char *raw;
-            size_t raw_len;
-            sample_raw_text(&r, mark, &raw, &raw_len);
-            mark = sample_raw_mark(&r);
+            const char *raw = rc > 0 ? r.raw : NULL;
+            size_t raw_len = rc > 0 ? r.raw_len : 0;
             if (rc > 0 && conv_read(&c, rec, tmpl, r.path, r.line, &err) < 0) {
                 cJSON_Delete(rec);
                 rc = -1;
             }
             const char *nul;
-            if (rc > 0 && !sample_raw_escapes_ok(raw, raw_len)) {
-                err_set(&err, r.path, r.line, "malformed JSON: invalid escape in a string");
-                cJSON_Delete(rec);
-                rc = -1;
-            }
-            if (rc > 0 && (nul = sample_dup_key(rec))) {
-                err_set(&err, r.path, r.line, "duplicate key '%s'", nul);
-                cJSON_Delete(rec);
-                rc = -1;
-            }
             if (rc > 0 && (nul = sample_raw_nul(raw, raw_len, rec, c.consumed, c.nConsumed, NULL, 0))) {
                 err_set(&err, r.path, r.line, "field '%s' contains a NUL character (\\u0000), not supported", nul);
                 cJSON_Delete(rec);
@@ -210,13 +195,6 @@ int main(int argc, char **argv)
                 die("write error:");
             cJSON_Delete(rec);
             progress_update(&prog, nout, NULL);
-        }
-        if (rc == 0 && !reader_failed && sample_raw_check_end(&r, mark, &err) < 0) {
-            if (!skip_bad)
-                err_die(&err);
-            if (!quiet)
-                err_warn(&err);
-            skip_add(&skips, err.msg);
         }
         jsonl_close(&r);
     }

@@ -106,6 +106,41 @@ int main(void)
         CHECK(k == 2 && lines[0] == 2 && lines[1] == 4, "reads a JSON array element by element with their lines (%d: %ld %ld)", k, lines[0], lines[1]);
     }
 
+    p = write_file("tc.json", "[{\"a\":1},\n]\n", strlen("[{\"a\":1},\n]\n"));
+    read_all(p, &n, &e);
+    CHECK_STR(base(e.buf), "tc.json:2: malformed JSON: trailing comma in array", "rejects a trailing comma in an array");
+    p = write_file("open.json", "[{\"a\":1},\n{\"a\":2}", strlen("[{\"a\":1},\n{\"a\":2}"));
+    read_all(p, &n, &e);
+    CHECK(n == 2 && !strcmp(base(e.buf), "open.json:2: malformed JSON: unterminated array"), "reports an array cut after its last element: %s", e.buf);
+    p = write_file("after.json", "[{\"a\":1}]\n{}", strlen("[{\"a\":1}]\n{}"));
+    read_all(p, &n, &e);
+    CHECK_STR(base(e.buf), "after.json:2: malformed JSON: trailing characters after the array", "rejects text after the array");
+    p = write_file("sep.json", "[{\"a\":1} {\"a\":2}]", strlen("[{\"a\":1} {\"a\":2}]"));
+    read_all(p, &n, &e);
+    CHECK_STR(base(e.buf), "sep.json:1: malformed JSON: expected ',' or ']' after an array element", "rejects array elements without a comma");
+    p = write_file("esc.jsonl", "{\"a\":\"\\u00.0\"}\n", strlen("{\"a\":\"\\u00.0\"}\n"));
+    read_all(p, &n, &e);
+    CHECK(strstr(e.buf, "esc.jsonl:1: malformed JSON") != NULL, "rejects a \\u escape that is not four hex digits: %s", e.buf);
+    p = write_file("esc2.jsonl", "{\"a\":\"\\x\"}\n", strlen("{\"a\":\"\\x\"}\n"));
+    read_all(p, &n, &e);
+    CHECK(strstr(e.buf, "esc2.jsonl:1: malformed JSON") != NULL, "rejects an escape JSON does not have: %s", e.buf);
+    p = write_file("dup.jsonl", "{\"a\":1,\"a\":2}\n", strlen("{\"a\":1,\"a\":2}\n"));
+    read_all(p, &n, &e);
+    CHECK_STR(base(e.buf), "dup.jsonl:1: duplicate key 'a'", "rejects a duplicate top-level key");
+    {
+        const char *txt = "{\"n\": 9.0, \"s\": \"\\u00e9\"}\n[1]\n";
+        JsonlReader r;
+        Err err;
+        cJSON *rec;
+        p = write_file("raw.jsonl", txt, strlen(txt));
+        jsonl_open(&r, p, &err);
+        int rc = jsonl_next(&r, &rec, &err);
+        CHECK(rc == 1 && r.raw_len == (size_t)(strchr(txt, '\n') - txt) && !memcmp(r.raw, txt, r.raw_len), "hands out the raw text of the record for exact pass-through");
+        if (rc == 1)
+            cJSON_Delete(rec);
+        jsonl_close(&r);
+    }
+
     /* gzip: write with zlib, then truncate. */
     {
         char path[512];
