@@ -30,6 +30,20 @@ ChatTemplate chat_guess(const Tokenizer *t)
 {
     if (!t)
         return CHAT_PLAIN;
+    /* The tokenizer's own chat template says which format the model was
+     * tuned on, even when its vocabulary has other families' tokens (a
+     * ChatML fine-tune of Llama-3 keeps <|start_header_id|>).  A Llama-2
+     * chat template ([INST] with <<SYS>>) maps to mistral: the user turns
+     * are the same, the system turn is not. */
+    const char *tpl = tok_chat_template(t);
+    if (tpl) {
+        if (strstr(tpl, "<|start_header_id|>"))
+            return CHAT_LLAMA3;
+        if (strstr(tpl, "<|im_start|>"))
+            return CHAT_CHATML;
+        if (strstr(tpl, "[INST]"))
+            return CHAT_MISTRAL;
+    }
     if (tok_token_id(t, "<|eot_id|>") >= 0 && tok_token_id(t, "<|start_header_id|>") >= 0)
         return CHAT_LLAMA3;
     if (tok_token_id(t, "<|im_start|>") >= 0 && tok_token_id(t, "<|im_end|>") >= 0)

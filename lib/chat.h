@@ -54,7 +54,12 @@ typedef enum { CHAT_LLAMA3, CHAT_MISTRAL, CHAT_CHATML, CHAT_PLAIN } ChatTemplate
 int chat_template_from_name(const char *name, ChatTemplate *out);
 /* the name of a template ("llama3" ...) */
 const char *chat_template_name(ChatTemplate tpl);
-/* from the tokenizer's special tokens */
+/* From the tokenizer's chat template (tok_chat_template) when it has one
+ * with a known marker: "<|start_header_id|>" llama3, "<|im_start|>" chatml,
+ * "[INST]" mistral (Llama-2's chat template too, whose system turn differs);
+ * else from its special tokens (<|eot_id|> + <|start_header_id|> llama3,
+ * <|im_start|> + <|im_end|> chatml, [INST] or a SentencePiece vocabulary
+ * with <s> </s> mistral); else plain. */
 ChatTemplate chat_guess(const Tokenizer *t);
 
 /* Render text (not ids): the prompt part = BOS text (if the template uses

@@ -117,6 +117,7 @@ struct Tokenizer {
     int spm_replace; /* " " -> "▁" */
     int nfc;         /* NFC normalizer (lib/tok_nfc.c) */
     int bos, eos;
+    char *chat_template; /* tokenizer_config.json's chat_template, or NULL */
     /* pre-token cache */
     pthread_mutex_t mu;
     CacheEnt *cache;
@@ -284,6 +285,7 @@ void tok_free(Tokenizer *t)
         pcre2_code_free(t->re[i]);
     free(t->re);
     free(t->re_removed);
+    free(t->chat_template);
     free(t->cache);
     free(t->cache_tab);
     sb_release(&t->cache_str);
@@ -926,6 +928,11 @@ const char *tok_id_text(const Tokenizer *t, int id)
     return t->text[id];
 }
 
+const char *tok_chat_template(const Tokenizer *t)
+{
+    return t->chat_template;
+}
+
 int tok_vocab_size(const Tokenizer *t)
 {
     return t->n_vocab;
@@ -1475,6 +1482,22 @@ static Tokenizer *load_json(const char *path, const char *data, size_t len, cons
         }
     }
     if (cfg) {
+        /* chat_template: a Jinja string, or (newer transformers) a list of
+         * {"name", "template"}: the one named "default", else the first */
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
+        if (cJSON_IsArray(ct)) {
+            const cJSON *it, *pick = cJSON_GetArrayItem(ct, 0);
+            cJSON_ArrayForEach(it, ct) {
+                const char *nm = jstr(it, "name");
+                if (nm && !strcmp(nm, "default")) {
+                    pick = it;
+                    break;
+                }
+            }
+            ct = cJSON_GetObjectItemCaseSensitive(pick, "template");
+        }
+        if (cJSON_IsString(ct))
+            t->chat_template = xstrdup(ct->valuestring);
         const cJSON *bt = cJSON_GetObjectItemCaseSensitive(cfg, "bos_token");
         const cJSON *et = cJSON_GetObjectItemCaseSensitive(cfg, "eos_token");
         if (token_name(bt))
@@ -1557,6 +1580,18 @@ Tokenizer *tok_load(const char *path, Err *err)
             t = load_llama2c(path, data, len, err);
         if (!t && err->file == cfg.buf)
             err->file = path;
+    }
+    /* transformers >= 4.43 may save the template as chat_template.jinja */
+    if (t && !t->chat_template) {
+        sb_setlen(&cfg, cfg.len - strlen("tokenizer_config.json"));
+        sb_adds(&cfg, "chat_template.jinja");
+        size_t jl;
+        Err e2;
+        char *jt = exists(cfg.buf) ? slurp(cfg.buf, &jl, &e2) : NULL;
+        if (jt && strlen(jt) == jl)
+            t->chat_template = jt;
+        else
+            free(jt);
     }
     free(data);
     sb_release(&file);

@@ -115,6 +115,12 @@ const char *tok_kind(const Tokenizer *t);
 /* The text tok_decode gives for one id (special tokens as their text), NULL
  * for an id out of range.  Borrowed, valid while t lives. */
 const char *tok_id_text(const Tokenizer *t, int id);
+/* The Jinja chat template the tokenizer folder ships (tokenizer_config.json's
+ * "chat_template": the string, or the entry named "default" of a list, else
+ * its first; else the file chat_template.jinja), NULL if none.  miso does not
+ * run Jinja: chat_guess only looks for known markers in it.  Borrowed, valid
+ * while t lives. */
+const char *tok_chat_template(const Tokenizer *t);
 /* Append s[0..n) to out with each maximal invalid UTF-8 subpart replaced by
  * U+FFFD (the WHATWG rule of Node's TextDecoder and of HF's lossy decode):
  * what tok_encode does to its input, and what a decoded id sequence that

@@ -2,8 +2,11 @@
  * reference/datasets.md §6; with MISO_TOK_LLAMA3 / MISO_TOK_MISTRAL set to
  * tokenizer folders (tests/sh/tokenizer.sh does it) the documented token id
  * examples are checked too. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "chat.h"
 #include "testhelp.h"
@@ -25,6 +28,94 @@ static int ids_equal(const IntVec *v, const int32_t *want, size_t n)
         if (v->v[i] != want[i])
             return 0;
     return 1;
+}
+
+/* ---------------------------------------------------------------- guessing
+ * Synthetic tokenizer folders: a tiny byte-level tokenizer.json whose added
+ * tokens are those of one family, and a tokenizer_config.json (or
+ * chat_template.jinja) whose chat_template is that of another. */
+static char tmpdir[64];
+
+static void put(const char *sub, const char *name, const char *text)
+{
+    char path[192];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, sub);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", tmpdir, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* a tokenizer.json with Llama-3's header tokens (so the token-based guess
+ * alone says llama3) */
+static const char *const llama3_like =
+    "{\"added_tokens\": [{\"id\": 3, \"content\": \"<|eot_id|>\", \"special\": true},"
+    "  {\"id\": 4, \"content\": \"<|start_header_id|>\", \"special\": true},"
+    "  {\"id\": 5, \"content\": \"<|end_header_id|>\", \"special\": true}],"
+    " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
+    " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2}, \"merges\": []}}";
+
+static ChatTemplate guess_dir(const char *sub, const char **tpl_out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, sub);
+    Err e;
+    Tokenizer *t = tok_load(path, &e);
+    if (!t) {
+        fprintf(stderr, "%s\n", e.msg);
+        return (ChatTemplate)-1;
+    }
+    ChatTemplate g = chat_guess(t);
+    static char keep[256];
+    snprintf(keep, sizeof keep, "%s", tok_chat_template(t) ? tok_chat_template(t) : "(null)");
+    if (tpl_out)
+        *tpl_out = keep;
+    tok_free(t);
+    return g;
+}
+
+static void test_guess_from_template(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/miso-chat-test.%d", (int)getpid());
+    mkdir(tmpdir, 0755);
+    const char *tpl = NULL;
+
+    put("none", "tokenizer.json", llama3_like);
+    CHECK(guess_dir("none", &tpl) == CHAT_LLAMA3 && !strcmp(tpl, "(null)"),
+          "without a chat_template the special tokens decide (llama3)");
+
+    put("chatml", "tokenizer.json", llama3_like);
+    put("chatml", "tokenizer_config.json",
+        "{\"chat_template\": \"{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+        "'<|im_end|>' + '\\n'}}{% endfor %}\"}");
+    CHECK(guess_dir("chatml", &tpl) == CHAT_CHATML, "a ChatML chat_template wins over Llama-3's tokens");
+    CHECK(strstr(tpl, "{% for m in messages %}") == tpl, "tok_chat_template returns the config's string");
+
+    put("inst", "tokenizer.json", llama3_like);
+    put("inst", "tokenizer_config.json",
+        "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"<|im_start|>\"},"
+        " {\"name\": \"default\", \"template\": \"{{ bos_token }}[INST] {{ m }} [/INST]\"}]}");
+    CHECK(guess_dir("inst", &tpl) == CHAT_MISTRAL, "a list of templates: the one named default ([INST]) is used");
+
+    put("l3", "tokenizer.json", "{\"added_tokens\": [{\"id\": 3, \"content\": \"<|im_start|>\", \"special\": true},"
+        " {\"id\": 4, \"content\": \"<|im_end|>\", \"special\": true}],"
+        " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
+        " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2}, \"merges\": []}}");
+    CHECK(guess_dir("l3", NULL) == CHAT_CHATML, "without a template, <|im_start|> and <|im_end|> tokens guess chatml");
+    put("l3", "chat_template.jinja", "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' }}");
+    CHECK(guess_dir("l3", &tpl) == CHAT_LLAMA3, "a chat_template.jinja file with <|start_header_id|> guesses llama3");
+
+    put("other", "tokenizer.json", llama3_like);
+    put("other", "tokenizer_config.json", "{\"chat_template\": \"{{ '### Human: ' + m }}\"}");
+    CHECK(guess_dir("other", NULL) == CHAT_LLAMA3, "a template without a known marker falls back to the tokens");
+
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
 int main(void)
@@ -146,5 +237,6 @@ int main(void)
         }
     }
     sb_release(&sb);
+    test_guess_from_template();
     return TEST_REPORT();
 }
