@@ -441,8 +441,7 @@ static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp,
     }
     ifeval_score(sc, p, scored, rlen, o->st, o->lo, ws, wl);
     if (lines) {
-        ifeval_result_line(&o->line_s, p, resp, rlen, o->st);
-        ifeval_result_line(&o->line_l, p, resp, rlen, o->lo);
+        ifeval_result_lines(&o->line_s, &o->line_l, p, resp, rlen, o->st, o->lo);
     }
     if (!explain)
         return;

@@ -1344,8 +1344,7 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
 
 /* ---------------------------------------------------------------- output */
 
-void ifeval_result_line(StrBuf *out, const IfevalPrompt *p, const char *resp, size_t n,
-                        const unsigned char *follow)
+static void result_head(StrBuf *out, const IfevalPrompt *p, const unsigned char *follow)
 {
     int all = 1;
     for (size_t i = 0; i < p->n; i++)
@@ -1355,6 +1354,10 @@ void ifeval_result_line(StrBuf *out, const IfevalPrompt *p, const char *resp, si
     sb_adds(out, ", \"follow_instruction_list\": [");
     for (size_t i = 0; i < p->n; i++)
         sb_adds(out, i ? (follow[i] ? ", true" : ", false") : (follow[i] ? "true" : "false"));
+}
+
+static void result_tail(StrBuf *out, const IfevalPrompt *p, const char *resp, size_t n)
+{
     sb_adds(out, "], \"instruction_id_list\": [");
     for (size_t i = 0; i < p->n; i++) {
         if (i)
@@ -1366,6 +1369,23 @@ void ifeval_result_line(StrBuf *out, const IfevalPrompt *p, const char *resp, si
     sb_adds(out, ", \"response\": ");
     pystr_json_dump_str(out, resp, n);
     sb_adds(out, "}\n");
+}
+
+void ifeval_result_line(StrBuf *out, const IfevalPrompt *p, const char *resp, size_t n,
+                        const unsigned char *follow)
+{
+    result_head(out, p, follow);
+    result_tail(out, p, resp, n);
+}
+
+void ifeval_result_lines(StrBuf *out_s, StrBuf *out_l, const IfevalPrompt *p, const char *resp, size_t n,
+                         const unsigned char *strict, const unsigned char *loose)
+{
+    result_head(out_s, p, strict);
+    size_t at = out_s->len;
+    result_tail(out_s, p, resp, n); /* escaped once, copied to the loose line */
+    result_head(out_l, p, loose);
+    sb_add(out_l, out_s->buf + at, out_s->len - at);
 }
 
 void ifeval_tally_add(IfevalTally *t, const IfevalPrompt *p, const unsigned char *follow)

@@ -137,6 +137,9 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
  * (keys sorted, ASCII escapes, ", " and ": " separators), '\n' included. */
 void ifeval_result_line(StrBuf *out, const IfevalPrompt *p, const char *resp, size_t n,
                         const unsigned char *follow);
+/* The strict and the loose line at once (the prompt and response are escaped once). */
+void ifeval_result_lines(StrBuf *out_s, StrBuf *out_l, const IfevalPrompt *p, const char *resp, size_t n,
+                         const unsigned char *strict, const unsigned char *loose);
 
 /* Counts for the report and the summary. */
 typedef struct {

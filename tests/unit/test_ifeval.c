@@ -179,8 +179,30 @@ static void test_pystr(void)
     sb_reset(&sb);
     const char *s = "a\"\\\n\t\x01\xc3\xa9\xf0\x9f\x98\x80\x7f";
     pystr_json_dump_str(&sb, s, strlen(s));
-    CHECK_STR(sb.buf, "\"a\\\"\\\\\\n\\t\\u0001\\u00e9\\ud83d\\ude00\x7f\"",
-              "json.dumps escapes non-ASCII as \\uXXXX with surrogate pairs");
+    CHECK_STR(sb.buf, "\"a\\\"\\\\\\n\\t\\u0001\\u00e9\\ud83d\\ude00\\u007f\"",
+              "json.dumps escapes non-ASCII as \\uXXXX with surrogate pairs, and DEL as \\u007f (Python's ESCAPE_ASCII)");
+    sb_reset(&sb);
+    pystr_json_dump_str(&sb, "a\0b\xed\xa0\x80\xed\xbf\xbf", 9);
+    CHECK_STR(sb.buf, "\"a\\u0000b\\ud800\\udfff\"",
+              "json.dumps writes NUL as \\u0000 and WTF-8 lone surrogates as \\ud800, \\udfff");
+    {
+        PyJsonField f[2] = {{"response", 0, SB_INIT}, {"key", 0, SB_INIT}};
+        const char *rec = "{\"key\": 7, \"response\": \"x\\u0000\\ud83d\\ude00\\udc00\\ud800y\", \"z\": [NaN]}";
+        size_t pos = 0;
+        int rc = pystr_json_object(rec, strlen(rec), &pos, f, 2);
+        CHECK(rc == 0 && pos == strlen(rec) && f[0].type == PYJ_STRING && f[0].val.len == 13 &&
+                  !memcmp(f[0].val.buf, "x\0\xf0\x9f\x98\x80\xed\xb0\x80\xed\xa0\x80y", 13) &&
+                  f[1].type == PYJ_NUMBER && !strcmp(f[1].val.buf, "7"),
+              "json.loads record: \\u0000 kept, a surrogate pair joined, lone surrogates kept as WTF-8");
+        pystr_wtf8_for_scoring(f[0].val.buf, f[0].val.len);
+        CHECK(!memcmp(f[0].val.buf, "x\x01\xf0\x9f\x98\x80\xee\x90\x80\xee\x80\x80y", 13),
+              "scoring copy: NUL -> U+0001, lone U+DC00 -> U+E400, U+D800 -> U+E000, same length");
+        pos = 0;
+        CHECK(pystr_json_object("{\"a\": \"\\ud80\"}", 14, &pos, f, 2) < 0 && pos >= 7,
+              "json.loads record: a short \\u escape is an error at its string");
+        sb_release(&f[0].val);
+        sb_release(&f[1].val);
+    }
     sb_reset(&sb);
     s = "\xc4\xb0\xe2\x84\xaa\xce\x9f\xce\xa3";
     pystr_lower(s, strlen(s), &sb);
