@@ -150,8 +150,9 @@ static float lse(const float *x, int n)
     for (int c = 1; c < n; c++)
         m = x[c] > m ? x[c] : m;
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int c = 0; c < n; c++)
-        sum += expf(x[c] - m);
+        sum += attn_exp(x[c] - m);
     return m + logf(sum);
 }
 
@@ -168,8 +169,9 @@ static void causal_forward(float *out, float *L, const float *q, const float *k,
         float *row = S + (size_t)r * t;
         float l = lse(row, r + 1);
         L[r] = l;
+#pragma omp simd
         for (int c = 0; c <= r; c++)
-            row[c] = expf(row[c] - l);
+            row[c] = attn_exp(row[c] - l);
         for (int c = r + 1; c < t; c++)
             row[c] = 0.0f;
     }
@@ -189,9 +191,10 @@ static void causal_backward(float *dq, float *dk, float *dv, const float *dout, 
     matmul_gemm(0, 1, t, t, hd, 1.0f, dO, QD, V, KD, 0.0f, dP, t);
     for (int r = 0; r < t; r++) {
         float *row = S + (size_t)r * t, *drow = dP + (size_t)r * t;
-        float delta = 0.0f;
+        float delta = 0.0f, lr = L[r];
+#pragma omp simd reduction(+ : delta)
         for (int c = 0; c <= r; c++) {
-            row[c] = expf(row[c] - L[r]);
+            row[c] = attn_exp(row[c] - lr);
             delta += row[c] * drow[c];
         }
         for (int c = 0; c <= r; c++)
@@ -236,12 +239,16 @@ static void out_forward(float *out, float *st, const float *q, const float *k, c
         row_coefs(s, L, a);
         c0 = 0;
         for (int i = 0; i < n; i++) {
+            float ai = a[i], li = L[i];
+#pragma omp simd
             for (int c = c0; c < c0 + s->in_len[i]; c++)
-                row[c] = a[i] * expf(row[c] - L[i]);
+                row[c] = ai * attn_exp(row[c] - li);
             c0 += s->in_len[i];
         }
+        float an = a[n], ln = L[n];
+#pragma omp simd
         for (int c = 0; c <= j; c++)
-            row[ti + c] = a[n] * expf(row[ti + c] - L[n]);
+            row[ti + c] = an * attn_exp(row[ti + c] - ln);
         for (int c = j + 1; c < to; c++)
             row[ti + c] = 0.0f;
     }
@@ -270,9 +277,10 @@ static void out_backward(float *dq, float *dk, float *dv, const float *dout, con
         for (int i = 0; i <= n; i++) {
             int len = i < n ? s->in_len[i] : j + 1;
             int base = i < n ? c0 : ti;
-            float d = 0.0f;
+            float d = 0.0f, li = L[i];
+#pragma omp simd reduction(+ : d)
             for (int c = base; c < base + len; c++) {
-                row[c] = expf(row[c] - L[i]);
+                row[c] = attn_exp(row[c] - li);
                 d += row[c] * drow[c];
             }
             delta[i] = d;

@@ -47,6 +47,7 @@
 #define MISO_ATTENTION_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "pack.h"
 
@@ -98,6 +99,43 @@ void attn_forward(float *out, float *stats, const float *q, const float *k, cons
  * input rows are ignored when skip_inputs. */
 void attn_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
                    const float *stats, const AttnBatch *b, int skip_inputs, float *scratch);
+
+/* e^x in float, inlinable and vectorisable (the softmaxes of attention and
+ * of the head, and SwiGLU's sigmoid, spend most of their time in exp; glibc's
+ * expf is a scalar call).  Cephes' range reduction x = n ln2 + r, |r| <=
+ * ln2/2, a degree-5 minimax polynomial for e^r, and 2^n built in the exponent
+ * bits.  Relative error below 2.5e-7 (tested against exp() in double over
+ * [-87, 88]); 2^n is clamped to [2^-126, 2^127], so arguments below about
+ * -87.3 give a tiny normal number (~1e-38) instead of a denormal or 0, above
+ * 88.7 a large finite one, and NaN stays NaN.  Pure float
+ * arithmetic in a fixed order: the result does not depend on the thread
+ * count or on vectorisation. */
+static inline float attn_exp(float x)
+{
+    /* round(x log2 e) with the 1.5 * 2^23 trick: n sits in the low bits */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    int ti;
+    memcpy(&ti, &t, sizeof ti);
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* the clamp is on the integer exponent (a float compare would keep the
+     * loop from vectorising under -ftrapping-math) */
+    int ni = ti - 0x4B400000;
+    ni = ni < -126 ? -126 : ni;
+    ni = ni > 127 ? 127 : ni;
+    int si = (ni + 127) * (1 << 23);
+    float sc;
+    memcpy(&sc, &si, sizeof sc);
+    return p * sc;
+}
 
 /* The literal definition in double precision, one sample, for tests:
  * for every variant, softmaxes over the concatenated keys, no LSE merge

@@ -315,18 +315,18 @@ static void rope_apply(float *x, const int *pos, int N, int nh, int hd, const fl
     }
 }
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static float sigmoidf(float x) { return 1.0f / (1.0f + attn_exp(-x)); }
 
 static void swiglu_forward(float *h, const float *g, const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
         h[i] = g[i] * sigmoidf(g[i]) * u[i];
 }
 
 static void swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float s = sigmoidf(g[i]);
         du[i] = dh[i] * g[i] * s;
@@ -449,14 +449,16 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
             for (int j = 1; j < V; j++)
                 m = lg[j] > m ? lg[j] : m;
             float s = 0.0f;
+#pragma omp simd reduction(+ : s)
             for (int j = 0; j < V; j++)
-                s += expf(lg[j] - m);
+                s += attn_exp(lg[j] - m);
             float lz = m + (float)log(s);
             int tg = t->sup_tgt[c0 + i];
             t->hloss[i] = lz - lg[tg];
             if (dw) {
+#pragma omp simd
                 for (int j = 0; j < V; j++)
-                    lg[j] = expf(lg[j] - lz) * inv;
+                    lg[j] = attn_exp(lg[j] - lz) * inv;
                 lg[tg] -= inv;
             }
         }

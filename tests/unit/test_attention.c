@@ -6,6 +6,7 @@
  * depend on the number of threads.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,8 +203,43 @@ static void single_input(void)
     }
 }
 
+/* attn_exp against exp() in double on every 997th float of [-87, 88] (all
+ * exponents, 2.2 M values), plus the tails and NaN. */
+static void fast_exp(void)
+{
+    double worst = 0;
+    long n = 0;
+    for (int sign = 0; sign < 2; sign++) {
+        float lim = sign ? 87.0f : 88.0f;
+        uint32_t top;
+        memcpy(&top, &lim, sizeof top);
+        for (uint32_t u = 0; u <= top; u += 997, n++) {
+            float x;
+            memcpy(&x, &u, sizeof x);
+            x = sign ? -x : x;
+            double e = exp((double)x), r = fabs((double)attn_exp(x) - e) / e;
+            worst = r > worst ? r : worst;
+        }
+    }
+    CHECK(n > 2000000 && worst < 2.5e-7, "fast exp is within 2.5e-7 relative of exp() on %ld floats of [-87, 88] "
+          "(worst %.2g)", n, worst);
+    CHECK(attn_exp(0.0f) == 1.0f && isnan(attn_exp(NAN)), "fast exp gives e^0 = 1 exactly and keeps NaN");
+    float lo = attn_exp(-1000.0f), hi = attn_exp(1000.0f);
+    CHECK(lo > 0.0f && lo < 2e-38f && isfinite(hi) && hi > 1e38f,
+          "fast exp gives a tiny positive number far below -87 and a large finite one above 88");
+    float prev = 0.0f;
+    int mono = 1;
+    for (float x = -20.0f; x <= 0.0f; x += 1e-3f) {
+        float e = attn_exp(x);
+        mono &= e >= prev;
+        prev = e;
+    }
+    CHECK(mono, "fast exp is monotone on [-20, 0] in steps of 1e-3");
+}
+
 int main(void)
 {
+    fast_exp();
     CHECK(attn_variant_parse("miso-fid") == ATTN_FID && attn_variant_parse("bogus") == -1,
           "parses variant names and rejects unknown ones");
     for (int variant = 0; variant < 4; variant++)
