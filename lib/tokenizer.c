@@ -773,9 +773,46 @@ static void encode_llama2c(const Tokenizer *t, EncWork *ew, const char *s, size_
     merge_run(t, &ew->w, k, out);
 }
 
-static int is_ws(unsigned char c)
+/* Unicode White_Space (what HF tokenizers' \s in the lstrip/rstrip regex
+ * takes): the length of the white-space character starting at s[i] (ws_at)
+ * or ending at s[i] exclusive (ws_before, not reaching below lo), else 0.
+ * The text is valid UTF-8 here (tok_encode repairs it first). */
+static int ws_cp(uint32_t c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+static uint32_t cp_at(const unsigned char *s, size_t len)
+{
+    if (len == 1)
+        return s[0];
+    if (len == 2)
+        return (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+    return (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+}
+
+static size_t ws_at(const char *s, size_t i, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t len = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3 : 0;
+    if (!len || len > n - i)
+        return 0;
+    return ws_cp(cp_at(u, len)) ? len : 0;
+}
+
+static size_t ws_before(const char *s, size_t i, size_t lo)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t len = 1; len <= 3 && len <= i - lo; len++) {
+        unsigned char c = u[i - len];
+        if (len == 1 ? c < 0x80 : (c & 0xc0) != 0x80) /* a lead byte */
+            return (len == 1 || (len == 2 && (c & 0xe0) == 0xc0) || (len == 3 && (c & 0xf0) == 0xe0)) &&
+                           ws_cp(cp_at(u + i - len, len))
+                       ? len
+                       : 0;
+    }
+    return 0;
 }
 
 static int is_word_byte(unsigned char c)
@@ -801,12 +838,13 @@ static long find_added(const Tokenizer *t, const char *s, size_t n, size_t from,
                                    (i + a->len < n && is_word_byte((unsigned char)s[i + a->len]))))
                 continue;
             size_t b = i, e = i + a->len;
+            size_t w;
             if (a->lstrip)
-                while (b > from && is_ws((unsigned char)s[b - 1]))
-                    b--;
+                while (b > from && (w = ws_before(s, b, from)) > 0)
+                    b -= w;
             if (a->rstrip)
-                while (e < n && is_ws((unsigned char)s[e]))
-                    e++;
+                while (e < n && (w = ws_at(s, e, n)) > 0)
+                    e += w;
             *ms = b;
             *me = e;
             return (long)k;

@@ -23,9 +23,20 @@
  * Unigram/WordPiece); pre-tokenizers ByteLevel, Split (Isolated or Removed,
  * not inverted), Metaspace (split false) and Sequences of them; normalizers
  * Prepend "▁", Replace " "->"▁", NFC and Sequences of them.  Added tokens
- * are matched on the raw text (the "normalized" flag is not applied);
- * lstrip/rstrip take ASCII white space, single_word treats bytes >= 0x80 as
- * word characters.  PCRE2 10.42 and the NFC tables know Unicode 14: letters
+ * are all matched on the raw text, as transformers.js does: the
+ * "normalized": true flag is not applied.  HF tokenizers matches such tokens
+ * in the normalized text instead; the ids differ only when the normalizer
+ * changes the token or the text just before it: with Prepend "▁" a text
+ * that starts with a normalized added token gets its "▁" before the token
+ * (HF: "▁", TOKEN, rest with no "▁") where miso puts it on the rest; a
+ * token containing " " is not found once Replace made it "▁"; NFC can
+ * compose a token's first character with a preceding combining mark.  The
+ * tokenizers we test mark their special tokens normalized: false (Llama-2/3,
+ * Mistral, Qwen) or have no normalizer (GPT-2), where both agree.  lstrip/rstrip take Unicode
+ * White_Space (HF's \s; transformers.js's trim differs on U+0085 and
+ * U+FEFF); single_word treats every byte >= 0x80 as a word character (HF:
+ * Unicode \w, so e.g. a token after U+00A0 counts as a word start there
+ * and not here).  PCRE2 10.42 and the NFC tables know Unicode 14: letters
  * and compositions added since may split differently from a newer HF/ICU.
  *
  * Invariants

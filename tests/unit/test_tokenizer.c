@@ -83,7 +83,8 @@ static void test_bytelevel(void)
         " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
         " \"decoder\": {\"type\": \"ByteLevel\"},"
         " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, \"\\u0120\": 3, \"ab\": 4,"
-        "            \"abc\": 5, \"\\u0120a\": 6, \"ca\": 7, \"\\u00c3\": 8},"
+        "            \"abc\": 5, \"\\u0120a\": 6, \"ca\": 7, \"\\u00c3\": 8, \"\\u00ef\": 11, \"\\u00bb\": 12,"
+        "            \"\\u00bf\": 13, \"\\u00c2\": 14, \"\\u0127\": 15, \"\\u00e3\": 16, \"\\u0122\": 17},"
         "   \"merges\": [\"a b\", [\"ab\", \"c\"], \"\\u0120 a\"]}}";
     const char *p = write_file("bl.json", json, strlen(json));
     Tokenizer *t = tok_load(p, &e);
@@ -110,6 +111,20 @@ static void test_bytelevel(void)
     v = enc(t, "a  <w>b", 0);
     const int32_t w4[] = {0, 10, 1};
     CHECK(ids_are(&v, w4, 3), "a non-special added token is split even without allow_special; lstrip eats spaces");
+    intvec_release(&v);
+    /* lstrip takes Unicode White_Space, as HF's \s does: U+3000 and U+0085
+     * (which JS's trim, and so transformers.js, keeps) go; U+FEFF (which JS
+     * trims) stays (U+200B, white space to neither, is in strip.jsonl) */
+    v = enc(t, "a\xe3\x80\x80\xc2\x85 <w>b", 0);
+    CHECK(ids_are(&v, w4, 3), "lstrip eats U+3000 and U+0085 (Unicode White_Space)");
+    intvec_release(&v);
+    v = enc(t, "a\xe3\x80\x80\xc2\x85" "b", 0); /* the same bytes are visible without the token */
+    const int32_t w6[] = {0, 16, 17, 17, 14, 15, 1};
+    CHECK(ids_are(&v, w6, 7), "U+3000 and U+0085 have byte-level ids of their own in this vocabulary");
+    intvec_release(&v);
+    v = enc(t, "a\xef\xbb\xbf<w>b", 0);
+    const int32_t w5[] = {0, 11, 12, 13, 10, 1};
+    CHECK(ids_are(&v, w5, 6), "lstrip keeps U+FEFF (not White_Space; HF keeps it, JS trim would not)");
     intvec_release(&v);
     tok_free(t);
 
