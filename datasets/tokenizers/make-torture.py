@@ -94,7 +94,19 @@ NFC += [
     "q\u0307\u0323 \u1e0b\u0323 \u0345\u03b1 \u03b1\u0345\u0301 \u05b8\u05b9\u05b1\u0591\u05c3\u05b0\u05ac\u059f",
 ]
 
-for name, texts in (("torture.jsonl", T), ("torture-special.jsonl", SPECIAL), ("nfc.jsonl", NFC)):
+# strip.jsonl: white space (ASCII, Unicode White_Space, and look-alikes that
+# are not: U+200B, U+00AD) around an lstrip token <mask> and an rstrip token
+# <sep> (tokenizer.sh adds them to the Llama-2 and GPT-2 files).  U+0085
+# and U+FEFF are left out: JS's trim (transformers.js) and HF's \s differ
+# on them (test_tokenizer.c checks HF's side).
+WS = [" ", "  ", "\t", "\n", " \n ", "\u00a0", "\u3000", "\u2003", "\u2028", "\u202f", "\u205f", "\u1680",
+      " \u00a0 ", "\u200b", "\u00ad", "\u00e9", "\U0001f600"]
+STRIP = []
+for w in WS:
+    STRIP += [f"a{w}<mask>{w}b", f"a{w}<sep>{w}b", f"{w}<mask>", f"<sep>{w}"]
+STRIP += ["<mask><sep>", "x <mask> <sep> y", "x<sep> <mask>y", " <mask>  <mask> ", "<sep>\u3000<sep>\u3000"]
+
+for name, texts in (("torture.jsonl", T), ("torture-special.jsonl", SPECIAL), ("nfc.jsonl", NFC), ("strip.jsonl", STRIP)):
     with open(name, "w", encoding="utf-8", newline="\n") as f:
         for t in texts:
             f.write(json.dumps(t, ensure_ascii=False) + "\n")
