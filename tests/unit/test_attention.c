@@ -237,8 +237,88 @@ static void fast_exp(void)
     CHECK(mono, "fast exp is monotone on [-20, 0] in steps of 1e-3");
 }
 
+/* A 300-row output spans several of attention.c's 128-row blocks of the
+ * causal output block: forward against the definition, and dQ/dK/dV against
+ * finite differences at entries spread over the rows (block edges
+ * included). */
+enum { LIN0 = 5, LIN1 = 7, LOUT = 300, TL = LIN0 + LIN1 + LOUT };
+
+static double long_loss(const double *q, const double *k, const double *v, const AttnSample *s, int variant,
+                        const double *R, double *out)
+{
+    memset(out, 0, sizeof(double) * TL * QD);
+    attn_forward_naive(out, q, k, v, s, variant, NH, KVH, HD);
+    double l = 0;
+    for (int i = 0; i < TL * QD; i++)
+        l += out[i] * R[i];
+    return l;
+}
+
+static void long_output(int variant)
+{
+    AttnSample s = {.n = 2, .in_len = {LIN0, LIN1}, .in_row = 0, .out_row = LIN0 + LIN1, .out_len = LOUT};
+    static const float wts[2] = {0.6f, 0.4f};
+    attn_sample_weights(&s, variant, wts);
+    AttnBatch b = {.nh = NH, .kvh = KVH, .hd = HD, .ns = 1, .s = &s};
+    attn_batch_finish(&b);
+    Rng g;
+    rng_seed(&g, 7 + (uint64_t)variant);
+    double *qd = xmalloc(sizeof(double) * TL * QD), *kd = xmalloc(sizeof(double) * TL * KD);
+    double *vd = xmalloc(sizeof(double) * TL * KD), *R = xmalloc(sizeof(double) * TL * QD);
+    double *od = xmalloc(sizeof(double) * TL * QD);
+    float *q = xmalloc(sizeof(float) * TL * QD), *k = xmalloc(sizeof(float) * TL * KD);
+    float *v = xmalloc(sizeof(float) * TL * KD), *Rf = xmalloc(sizeof(float) * TL * QD);
+    float *out = xcalloc(TL * QD, sizeof(float)), *stats = xmalloc(sizeof(float) * NH * b.nstats);
+    float *dq = xcalloc(TL * QD, sizeof(float)), *dk = xcalloc(TL * KD, sizeof(float));
+    float *dv = xcalloc(TL * KD, sizeof(float));
+    fill(&g, qd, q, TL * QD, 1.0);
+    fill(&g, kd, k, TL * KD, 1.0);
+    fill(&g, vd, v, TL * KD, 1.0);
+    fill(&g, R, Rf, TL * QD, 1.0);
+    int nth = 1;
+#ifdef _OPENMP
+    nth = omp_get_max_threads();
+#endif
+    float *scratch = xmalloc(sizeof(float) * attn_scratch_floats(b.max_rows, b.max_keys, b.max_n, nth));
+    attn_forward(out, stats, q, k, v, &b, 0, scratch);
+    long_loss(qd, kd, vd, &s, variant, R, od);
+    double md = 0;
+    for (int i = 0; i < TL * QD; i++)
+        md = fmax(md, fabs(out[i] - od[i]));
+    CHECK(md < 1e-5, "%s: a 300-row output (3 row blocks) equals the definition (max diff %.2g)",
+          attn_variant_name(variant), md);
+    attn_backward(dq, dk, dv, Rf, q, k, v, stats, &b, 0, scratch);
+    /* rows: inputs, first output row, either side of each block edge, last */
+    static const int rows[] = {2, 9, 12, 12 + 127, 12 + 128, 12 + 255, 12 + 256, 12 + 200, TL - 1};
+    double worst = 0, ref = 0, eps = 1e-5;
+    for (int which = 0; which < 3; which++)
+        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++)
+            for (int col = 0; col < 3; col++) {
+                int W = which == 0 ? QD : KD;
+                size_t i = (size_t)rows[ri] * W + (size_t)(col * 7 + ri) % W;
+                double *x = which == 0 ? qd : which == 1 ? kd : vd;
+                const float *gr = which == 0 ? dq : which == 1 ? dk : dv;
+                double keep = x[i];
+                x[i] = keep + eps;
+                double lp = long_loss(qd, kd, vd, &s, variant, R, od);
+                x[i] = keep - eps;
+                double lm = long_loss(qd, kd, vd, &s, variant, R, od);
+                x[i] = keep;
+                double fd = (lp - lm) / (2 * eps);
+                worst = fmax(worst, fabs(fd - gr[i]));
+                ref = fmax(ref, fabs(fd));
+            }
+    CHECK(ref > 0 && worst < 1e-4 * fmax(1, ref),
+          "%s: dQ, dK, dV of a 300-row output match finite differences at 81 entries around the row blocks' edges "
+          "(max diff %.2g)", attn_variant_name(variant), worst);
+    free(qd), free(kd), free(vd), free(R), free(od), free(q), free(k), free(v), free(Rf), free(out), free(stats);
+    free(dq), free(dk), free(dv), free(scratch);
+}
+
 int main(void)
 {
+    long_output(ATTN_MISO);
+    long_output(ATTN_FID);
     fast_exp();
     CHECK(attn_variant_parse("miso-fid") == ATTN_FID && attn_variant_parse("bogus") == -1,
           "parses variant names and rejects unknown ones");
