@@ -198,6 +198,25 @@ static void test_spm(void)
     CHECK_STR(dec(t, &v, 0), "hi</s>hi", "and decode removes it again");
     intvec_release(&v);
     tok_free(t);
+
+    /* A piece with "▁" after another character ("i▁") may join two words:
+     * the text is then not cut into words before each "▁" (encode_spm) */
+    const char *json3 =
+        "{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\\u2581\"},"
+        "   {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\\u2581\"}]},"
+        " \"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"<unk>\": 0, \"\\u2581\": 1, \"h\": 2,"
+        "   \"i\": 3, \"i\\u2581\": 4, \"\\u2581h\": 5},"
+        "   \"merges\": [\"i \\u2581\", \"\\u2581 h\"]}}";
+    p = write_file("spm3.json", json3, strlen(json3));
+    t = tok_load(p, &e);
+    CHECK(t != NULL, "a SentencePiece vocabulary with a piece \"i\\u2581\" loads");
+    if (!t)
+        return;
+    v = enc(t, "hi hi", 1);
+    const int32_t w3[] = {5, 4, 2, 3};
+    CHECK(ids_are(&v, w3, 4), "\"i \\u2581\" merges across the word boundary (rank 0) before \"\\u2581 h\"");
+    intvec_release(&v);
+    tok_free(t);
 }
 
 static void test_metaspace(void)
