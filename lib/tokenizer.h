@@ -10,7 +10,9 @@
  *   - SentencePiece-style BPE with byte fallback from a tokenizer.json
  *     (Llama-2, Mistral: normalizer Prepend "▁" + Replace " "->"▁", or the
  *     newer Metaspace pre-tokenizer; merges by rank, <0xXX> byte pieces for
- *     anything not in the vocabulary);
+ *     anything not in the vocabulary; when no piece has a "▁" after another
+ *     character, as in Llama-2's and Mistral's, the text is cut into words
+ *     before each such "▁" and the words are cached: the same ids, faster);
  *   - a llama2.c tokenizer.bin (int32 max_token_length, then per token:
  *     float32 score, int32 len, len bytes), encoded with the sentencepiece
  *     score-based greedy merge that llama2.c uses;
