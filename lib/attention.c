@@ -2,8 +2,8 @@
  * attention.c - MISO attention, block log-sum-exp form (see attention.h).
  *
  * Per (sample, head) the output rows need one score matrix S (t_o, Σt_i +
- * t_o): two gemms (inputs, then the output block, whose upper triangle is
- * masked).  Each row is then normalised per block (L_b) and the blocks are
+ * t_o): one gemm for the inputs, then the output block, whose upper triangle
+ * is masked, in 128-row blocks (ROW_BLOCK below).  Each row is then normalised per block (L_b) and the blocks are
  * mixed with per-row coefficients a_b:
  *   mixture: L*_i = logaddexp(L_i, L_o), a_i = w_i e^(L_i - L*_i),
  *            a_o = Σ_i w_i e^(L_o - L*_i)
