@@ -1633,6 +1633,26 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* 1 when dir/config.json has "miso_tokenizer": "byte" (model_save_hf
+ * writes it for the tiny preset). */
+static int dir_says_byte(const char *dir)
+{
+    StrBuf p = SB_INIT;
+    sb_addf(&p, "%s/config.json", dir);
+    size_t len;
+    Err e;
+    char *data = exists(p.buf) ? slurp(p.buf, &len, &e) : NULL;
+    sb_release(&p);
+    if (!data)
+        return 0;
+    cJSON *cfg = cJSON_ParseWithLength(data, len);
+    free(data);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "miso_tokenizer");
+    int yes = cJSON_IsString(v) && !strcmp(v->valuestring, "byte");
+    cJSON_Delete(cfg);
+    return yes;
+}
+
 Tokenizer *tok_load(const char *path, Err *err)
 {
     if (!strcmp(path, "byte"))
@@ -1644,6 +1664,12 @@ Tokenizer *tok_load(const char *path, Err *err)
             sb_reset(&file);
             sb_addf(&file, "%s/tokenizer.bin", path);
             if (!exists(file.buf)) {
+                /* A model directory miso saved for the built-in byte
+                 * tokenizer says so in its config.json. */
+                if (dir_says_byte(path)) {
+                    sb_release(&file);
+                    return load_byte();
+                }
                 err_set(err, path, 0, "no tokenizer.json or tokenizer.bin in this folder");
                 sb_release(&file);
                 return NULL;

@@ -343,6 +343,33 @@ static void test_errors(void)
     CHECK(tok_load(dir, &e) == NULL && strstr(e.msg, "no tokenizer.json"), "a folder without a tokenizer is reported");
 }
 
+/* A model directory saved for the byte tokenizer (config.json says
+ * "miso_tokenizer": "byte") is a tokenizer path, so `miso-pack --tokenizer
+ * MODEL_DIR` works for the tiny preset as for an HF model. */
+static void test_model_dir_byte(void)
+{
+    char dir[] = "/tmp/miso-test-tokdir-XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    char path[256];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"model_type\": \"llama\", \"miso_tokenizer\": \"byte\"}", f);
+    fclose(f);
+    Err err;
+    Tokenizer *t = tok_load(dir, &err);
+    CHECK(t && tok_vocab_size(t) == 264, "loads the byte tokenizer from a model directory whose config.json names it");
+    tok_free(t);
+    f = fopen(path, "w");
+    fputs("{\"model_type\": \"llama\"}", f);
+    fclose(f);
+    t = tok_load(dir, &err);
+    CHECK(!t && strstr(err.msg, "no tokenizer.json"), "refuses a model directory without a tokenizer: %s", t ? "" : err.msg);
+    tok_free(t);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/miso-tok-test.%d", (int)getpid());
@@ -360,5 +387,6 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
         return 1;
+    test_model_dir_byte();
     return TEST_REPORT();
 }
