@@ -389,15 +389,8 @@ static void join_path(StrBuf *out, const char *dir, const char *name)
 
 static void write_file(const char *path, const StrBuf *data)
 {
-    OutFile o;
     Err err;
-    FILE *f = ofile_open(&o, path, &err);
-    if (!f) {
-        err_die(&err);
-        return;
-    }
-    fwrite(data->buf, 1, data->len, f);
-    if (ofile_commit(&o, &err) < 0)
+    if (ofile_write_all(path, data->buf, data->len, &err) < 0)
         err_die(&err);
 }
 

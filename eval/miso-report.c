@@ -67,15 +67,8 @@ static void parse_spec(const char *arg, Spec *s)
 
 static void write_file(const char *path, const StrBuf *sb)
 {
-    OutFile o;
     Err err;
-    FILE *f = ofile_open(&o, path, &err);
-    if (!f) {
-        err_die(&err);
-        return;
-    }
-    fwrite(sb->buf, 1, sb->len, f);
-    if (ofile_commit(&o, &err) < 0)
+    if (ofile_write_all(path, sb->buf, sb->len, &err) < 0)
         err_die(&err);
 }
 

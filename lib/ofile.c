@@ -184,3 +184,17 @@ int ofile_commit(OutFile *o, Err *err)
     forget(o);
     return 0;
 }
+
+int ofile_write_all(const char *path, const void *data, size_t n, Err *err)
+{
+    OutFile o;
+    FILE *f = ofile_open(&o, path, err);
+    if (!f)
+        return -1;
+    if (n && fwrite(data, 1, n, f) != n) {
+        err_set(err, NULL, 0, "cannot write '%s': %s", path, strerror(errno));
+        ofile_abort(&o);
+        return -1;
+    }
+    return ofile_commit(&o, err);
+}

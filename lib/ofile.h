@@ -40,6 +40,10 @@ FILE *ofile_open(OutFile *o, const char *path, Err *err);
 int ofile_commit(OutFile *o, Err *err);
 void ofile_abort(OutFile *o);
 
+/* Write n bytes to path ("-" = stdout) whole or not at all: ofile_open,
+ * one fwrite, ofile_commit.  0, or -1 with err filled. */
+int ofile_write_all(const char *path, const void *data, size_t n, Err *err);
+
 /* fsync the directory holding path (after a rename); best effort. */
 void ofile_sync_dir(const char *path);
 
