@@ -48,6 +48,25 @@ for cfg in "small 256 8" "mid 512 4"; do
 done
 echo "(MFU against the all-thread sgemm peak above; the 1-thread rows are best read against about half of it)"
 
+# The same mid comparison in process CPU time at one thread, which a busy shared
+# machine distorts far less than wall time: per-step CPU = (4-step run - 1-step
+# run) / 3, against the 1-thread sgemm peak of bench/sgemm-shapes.c, also in CPU
+# time.  BENCH_CPU=0 skips it (about 2.5 CPU-minutes).
+if [ "${BENCH_CPU:-1}" != 0 ]; then
+    cc -std=c11 -O2 -D_GNU_SOURCE -fopenmp -Ilib bench/sgemm-shapes.c "$B/libmiso.a" \
+        $(pkg-config --libs openblas) -lm -o "$OUT/sgemm-shapes" || exit 1
+    OMP_NUM_THREADS=1 "$OUT/sgemm-shapes" >"$OUT/sgemm-shapes.txt" || exit 1
+    cpeak=$(sed -nE 's/^square NT 1024\^3 +([0-9.]+) GFLOP.*/\1/p' "$OUT/sgemm-shapes.txt")
+    cpu() { local TIMEFORMAT='%3U %3S'; { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{ print $1 + $2 }'; }
+    ours() { OMP_NUM_THREADS=1 miso-train --preset mid --synthetic --seq 512 -b 4 -m 4 --steps "$1" -t 1 -q; }
+    theirs() { LD_LIBRARY_PATH=$OMPBLAS OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_train.py mid 512 4 "$1" 1; }
+    o1=$(cpu ours 1); o4=$(cpu ours 4); t1=$(cpu theirs 1); t4=$(cpu theirs 4)
+    awk -v o1="$o1" -v o4="$o4" -v t1="$t1" -v t4="$t4" -v p="$cpeak" -v f=265027584 -v l="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
+        o = (o4 - o1) / 3; t = (t4 - t1) / 3; mf = f * 2048 / 1e9
+        printf "mid 1 thr, CPU time per step: miso-train %.2f s (MFU %.1f%%) | pytorch %.2f s (MFU %.1f%%) | ratio %.2fx; 1-thread CPU-time peak (1024^3) %s GFLOP/s; load %s\n",
+            o, 100 * mf / o / p, t, 100 * mf / t / p, (o > 0 ? t / o : 0), p, l }'
+fi
+
 # MISO-para step vs expanded SFT on Crab-shaped samples
 /usr/bin/python3 - "$OUT" <<'PY'
 import json, random, sys
