@@ -271,6 +271,9 @@ static void rmsnorm_forward(float *out, float *rstd, const float *x, const float
     }
 }
 
+/* columns per block of the row reductions (RMSNorm weights, embedding) */
+#define COL_BLOCK 32
+
 /* dx (N, D) += ..., dw (D) += Σ_r dout · x · rstd.  rows[] (if non-NULL) maps
  * row r of dout/x to row rows[r] of dx (the head's gathered rows). */
 static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
@@ -287,12 +290,21 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
         for (int c = 0; c < D; c++)
             d[c] += rs * dy[c] * w[c] - k * xr[c];
     }
+    /* column blocks in parallel, rows in order inside a block: each column's
+     * sum is the same serial sum as a plain column loop (bit-identical for
+     * any thread count), but the rows are read contiguously */
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < D; c++) {
-        float s = 0.0f;
-        for (int r = 0; r < N; r++)
-            s += dout[(size_t)r * D + c] * x[(size_t)r * D + c] * rstd[r];
-        dw[c] += s;
+    for (int c0 = 0; c0 < D; c0 += COL_BLOCK) {
+        int c1 = c0 + COL_BLOCK < D ? c0 + COL_BLOCK : D;
+        float s[COL_BLOCK] = {0};
+        for (int r = 0; r < N; r++) {
+            const float *dy = dout + (size_t)r * D, *xr = x + (size_t)r * D;
+            float rs = rstd[r];
+            for (int c = c0; c < c1; c++)
+                s[c - c0] += dy[c] * xr[c] * rs;
+        }
+        for (int c = c0; c < c1; c++)
+            dw[c] += s[c - c0];
     }
 }
 
@@ -517,8 +529,14 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
     }
     /* embedding: column-parallel, rows in order */
 #pragma omp parallel for schedule(static)
-    for (int cc = 0; cc < D; cc++)
-        for (int r = 0; r < T; r++)
-            dw->embed[(size_t)t->ids[r] * D + cc] += t->dx[(size_t)r * D + cc];
+    for (int c0 = 0; c0 < D; c0 += COL_BLOCK) {
+        int c1 = c0 + COL_BLOCK < D ? c0 + COL_BLOCK : D;
+        for (int r = 0; r < T; r++) {
+            float *e = dw->embed + (size_t)t->ids[r] * D;
+            const float *d = t->dx + (size_t)r * D;
+            for (int cc = c0; cc < c1; cc++)
+                e[cc] += d[cc];
+        }
+    }
     return loss;
 }
