@@ -79,7 +79,8 @@ demo: deps
 deps:
 	$(Q)scripts/deps.sh
 
-bench: deps
+bench:
+	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all OPT=-O3
 	$(Q)MISO_BUILD=$(O) bench/run.sh
 

@@ -1,9 +1,12 @@
 #!/bin/sh
 # deps.sh - install the Debian 12 packages miso needs, if any is missing.
-# Called by `make check`, `make demo` and `make bench`; quiet when all is there.
+# Called by `make check`, `make demo` and `make bench` (`deps.sh bench`); quiet
+# when all is there.
 set -e
 PKGS="build-essential pkg-config libpcre2-dev libcjson-dev zlib1g-dev libcurl4-openssl-dev \
 libopenblas-openmp-dev libopenmpi-dev openmpi-bin python3 nodejs npm chromium jq python3-nltk python3-langdetect"
+# `make bench` also runs the PyTorch baseline of the training benchmark.
+[ "${1:-}" = bench ] && PKGS="$PKGS python3-torch"
 missing=""
 for p in $PKGS; do
     case "$p" in
