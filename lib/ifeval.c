@@ -154,12 +154,13 @@ struct IfevalScorer {
     int lang_failed;           /* the langdetect profiles could not be loaded */
     Err lang_err;
     uint32_t match_opts;       /* PCRE2_NO_UTF_CHECK once the response is known valid */
+    int ascii;                 /* the text being checked is all ASCII (set with match_opts) */
     StrBuf t1, t2;             /* scratch */
 };
 
 static const uint32_t BASE_OPTS = PCRE2_UTF | PCRE2_UCP | PCRE2_ALT_CIRCUMFLEX;
 
-static pcre2_code *re_compile(IfevalScorer *s, const char *pat, uint32_t opts, StrBuf *errmsg)
+static pcre2_code *re_compile_jit(IfevalScorer *s, const char *pat, uint32_t opts, int jit, StrBuf *errmsg)
 {
     int ec;
     PCRE2_SIZE off;
@@ -171,8 +172,14 @@ static pcre2_code *re_compile(IfevalScorer *s, const char *pat, uint32_t opts, S
         sb_addf(errmsg, "%s at offset %zu", (char *)msg, (size_t)off);
         return NULL;
     }
-    pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+    if (jit)
+        pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
     return c;
+}
+
+static pcre2_code *re_compile(IfevalScorer *s, const char *pat, uint32_t opts, StrBuf *errmsg)
+{
+    return re_compile_jit(s, pat, opts, 1, errmsg);
 }
 
 IfevalScorer *ifeval_scorer_new(int compat, Err *err)
@@ -414,6 +421,21 @@ static char *lower_dup(const char *v, size_t n, size_t *len)
     return sb_detach(&sb, len);
 }
 
+/* A keyword the official code hands to re as a pattern is plain text when
+ * it is non-empty ASCII without a metacharacter; then, on an ASCII
+ * response, re.IGNORECASE is ASCII case folding (Python's non-ASCII case
+ * equivalents of ASCII letters — K/KELVIN SIGN, s/LONG S, i/DOTTED I — need
+ * a non-ASCII response) and \b is the edge of [A-Za-z0-9_]. */
+static int is_literal(const char *w)
+{
+    if (!*w)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)w; *p; p++)
+        if (*p >= 0x80 || strchr(".^$*+?{}[]\\|()", *p))
+            return 0;
+    return 1;
+}
+
 /* Build one instruction from its kwargs object (build_description). */
 static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, const cJSON *kw,
                              size_t pos, const char *file, long line, Err *err)
@@ -530,6 +552,9 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
     case IF_KEYWORDS_EXISTENCE:
     case IF_KEYWORDS_FORBIDDEN:
         in->re = xcalloc(in->n_words ? in->n_words : 1, sizeof *in->re);
+        in->literal = 1;
+        for (size_t i = 0; i < in->n_words; i++)
+            in->literal &= is_literal(in->words[i]);
         for (size_t i = 0; i < in->n_words && rc == 0; i++) {
             sb_reset(&pat);
             if (id == IF_KEYWORDS_FORBIDDEN)
@@ -539,7 +564,9 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
                 sb_adds(&pat, "\\b");
             StrBuf tr = SB_INIT;
             pyre_translate(pat.buf, 1, &tr);
-            if (!(in->re[i] = re_compile(s, tr.buf, PCRE2_CASELESS, &msg))) {
+            /* literal keywords meet PCRE2 only in non-ASCII responses: the
+             * interpreter is cheaper there than JIT-compiling every word */
+            if (!(in->re[i] = re_compile_jit(s, tr.buf, PCRE2_CASELESS, !in->literal, &msg))) {
                 err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
                         spec[0].name, id_names[id], pos, in->words[i], msg.buf);
                 rc = -1;
@@ -550,10 +577,11 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
         break;
     case IF_KEYWORDS_FREQUENCY:
         in->str = strip_dup(sval, &in->str_len);
+        in->literal = is_literal(in->str);
         pyre_translate(in->str, 1, &pat);
         in->re = xcalloc(1, sizeof *in->re);
         in->n_re = 1;
-        if (!(in->re[0] = re_compile(s, pat.buf, PCRE2_CASELESS, &msg))) {
+        if (!(in->re[0] = re_compile_jit(s, pat.buf, PCRE2_CASELESS, !in->literal, &msg))) {
             err_set(err, file, line, "kwarg \"keyword\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
                     id_names[id], pos, in->str, msg.buf);
             rc = -1;
@@ -1008,6 +1036,78 @@ static int check_language(IfevalScorer *s, const char *v, size_t n, const char *
     return 0;
 }
 
+static int ascii_word(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* The next case-insensitive occurrence of the ASCII literal w in the ASCII
+ * text v at or after *pos (with \b at both ends when bounded): its start,
+ * or -1.  Occurrences are tried left to right like re's search. */
+static long lit_next(const char *v, size_t n, const char *w, size_t wl, size_t pos, int bounded)
+{
+    const unsigned char *t = (const unsigned char *)v, *k = (const unsigned char *)w;
+    unsigned char k0 = ascii_lower(k[0]);
+    for (size_t i = pos; i + wl <= n; i++) {
+        if (ascii_lower(t[i]) != k0)
+            continue;
+        size_t j = 1;
+        while (j < wl && ascii_lower(t[i + j]) == ascii_lower(k[j]))
+            j++;
+        if (j < wl)
+            continue;
+        if (bounded && ((i > 0 && ascii_word(t[i - 1])) == ascii_word(k[0]) ||
+                        (i + wl < n && ascii_word(t[i + wl])) == ascii_word(k[wl - 1])))
+            continue;
+        return (long)i;
+    }
+    return -1;
+}
+
+/* re.findall(w, v, re.IGNORECASE) for a literal: non-overlapping count. */
+static long lit_count(const char *v, size_t n, const char *w, size_t wl)
+{
+    long c = 0, at;
+    size_t pos = 0;
+    while ((at = lit_next(v, n, w, wl, pos, 0)) >= 0) {
+        c++;
+        pos = (size_t)at + wl;
+    }
+    return c;
+}
+
+/* len(RegexpTokenizer(r"\w+").tokenize(v)) for ASCII text. */
+static long ascii_words(const char *v, size_t n)
+{
+    long c = 0;
+    int in = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = ascii_word((unsigned char)v[i]);
+        c += w && !in;
+        in = w;
+    }
+    return c;
+}
+
+static int ascii_only(const char *v, size_t n)
+{
+    size_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, v + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)v[i];
+    return !(acc & 0x8080808080808080ULL);
+}
+
 static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v, size_t n,
                      StrBuf *why)
 {
@@ -1015,13 +1115,14 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     switch (in->id) {
     case IF_KEYWORDS_EXISTENCE:
         for (size_t k = 0; k < in->n_words; k++)
-            if (!re_search(s, in->re[k], v, n)) {
+            if (s->ascii && in->literal ? lit_next(v, n, in->words[k], strlen(in->words[k]), 0, 0) < 0
+                                        : !re_search(s, in->re[k], v, n)) {
                 WHY("keyword \"%s\" not found", in->words[k]);
                 return 0;
             }
         return 1;
     case IF_KEYWORDS_FREQUENCY: {
-        long c = re_count(s, in->re[0], v, n);
+        long c = s->ascii && in->literal ? lit_count(v, n, in->str, in->str_len) : re_count(s, in->re[0], v, n);
         if (compare(c, in->num, in->less_than))
             return 1;
         WHY("found %ld occurrences of \"%s\", need %s %ld", c, in->str, rel_text(in->less_than), in->num);
@@ -1029,7 +1130,8 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     }
     case IF_KEYWORDS_FORBIDDEN:
         for (size_t k = 0; k < in->n_words; k++)
-            if (re_search(s, in->re[k], v, n)) {
+            if (s->ascii && in->literal ? lit_next(v, n, in->words[k], strlen(in->words[k]), 0, 1) >= 0
+                                        : re_search(s, in->re[k], v, n)) {
                 WHY("found forbidden word \"%s\"", in->words[k]);
                 return 0;
             }
@@ -1063,7 +1165,7 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     case IF_NUMBER_PARAGRAPHS:
         return check_paragraphs(s, in, v, n, why);
     case IF_NUMBER_WORDS: {
-        long c = re_count(s, s->fixed[RE_WORDS], v, n);
+        long c = s->ascii ? ascii_words(v, n) : re_count(s, s->fixed[RE_WORDS], v, n);
         if (compare(c, in->num, in->less_than))
             return 1;
         WHY("found %ld words, need %s %ld", c, rel_text(in->less_than), in->num);
@@ -1241,8 +1343,10 @@ int ifeval_check(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v
                  StrBuf *why)
 {
     s->match_opts = utf8_valid(v, n, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+    s->ascii = ascii_only(v, n);
     int ok = check_valid(s, p, i, v, n, why);
     s->match_opts = 0;
+    s->ascii = 0;
     return ok;
 }
 
@@ -1266,6 +1370,8 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
 {
     int blank = pystr_isblank(resp, n);
     s->match_opts = utf8_valid(resp, n, NULL) ? PCRE2_NO_UTF_CHECK : 0;
+    /* the loose variants only remove characters: ASCII stays ASCII */
+    s->ascii = ascii_only(resp, n);
     for (size_t i = 0; i < p->n; i++) {
         if (blank) {
             strict[i] = 0;
@@ -1277,6 +1383,7 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
     }
     if (!loose) {
         s->match_opts = 0;
+        s->ascii = 0;
         return;
     }
 
@@ -1340,6 +1447,7 @@ void ifeval_score(IfevalScorer *s, const IfevalPrompt *p, const char *resp, size
     for (int k = 0; k < 8; k++)
         sb_release(&cand[k]);
     s->match_opts = 0;
+    s->ascii = 0;
 }
 
 /* ---------------------------------------------------------------- output */

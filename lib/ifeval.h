@@ -87,6 +87,8 @@ typedef struct {
     int less_than;     /* relation: 1 "less than", 0 "at least" */
     void **re;         /* compiled PCRE2 patterns (pcre2_code *), one per word or 1 */
     size_t n_re;
+    int literal;       /* keyword patterns are plain ASCII text: ASCII responses are
+                          searched without PCRE2 (same answers, see ifeval.c) */
 } IfevalInstruction;
 
 typedef struct {

@@ -169,13 +169,34 @@ static int has_match(pcre2_code *re, const char *s, size_t n)
     return rc >= 0;
 }
 
+/* For ASCII text: 1 if it has an upper-case letter, 2 if a lower-case one
+ * (ASCII has no title-case letters and no other cased characters); -1 when
+ * a byte is not ASCII and the Unicode tables must decide. */
+static int ascii_cases(const char *s, size_t n)
+{
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80)
+            return -1;
+        seen |= (c >= 'A' && c <= 'Z') | ((c >= 'a' && c <= 'z') << 1);
+    }
+    return seen;
+}
+
 int pystr_isupper(const char *s, size_t n)
 {
+    int c = ascii_cases(s, n);
+    if (c >= 0)
+        return c == 1;
     return has_match(re_upper, s, n) && !has_match(re_notupper, s, n);
 }
 
 int pystr_islower(const char *s, size_t n)
 {
+    int c = ascii_cases(s, n);
+    if (c >= 0)
+        return c == 2;
     return has_match(re_lower, s, n) && !has_match(re_notlower, s, n);
 }
 

@@ -286,6 +286,14 @@ int utf8_valid(const char *s, size_t n, size_t *bad)
     while (i < n) {
         if ((unsigned char)s[i] < 0x80) {
             i++;
+            /* ASCII runs 8 bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ULL)
+                    break;
+                i += 8;
+            }
             continue;
         }
         uint32_t cp;

@@ -9,6 +9,7 @@
 
 #include "ifeval.h"
 #include "ifeval_pystr.h"
+#include "rng.h"
 #include "testhelp.h"
 
 static IfevalScorer *sc;
@@ -252,6 +253,61 @@ static void test_outputs(void)
     ifeval_prompt_release(&p);
 }
 
+/* The ASCII fast paths (literal keywords, \w+ words) against the PCRE2
+ * path: the same random ASCII text with a trailing NBSP (no word character,
+ * no keyword letter, not ASCII) must give the same counts and reasons. */
+static void test_ascii_fast_paths(void)
+{
+    static const char *const pieces[] = {"key", "KEY", "Key", "kEy", "keys", "monkey", "k", "ey", "_", "1",
+                                         " ", " ", "-", ",", ".", "\n", "a", "a-b", "A-B", "ke y", "'"};
+    static const char *const cases[][2] = {
+        {"keywords:existence", "{\"keywords\": [\"key\", \"ke y\", \"a-b\"]}"},
+        {"keywords:existence", "{\"keywords\": [\"monkey\"]}"},
+        {"keywords:forbidden_words", "{\"forbidden_words\": [\"key\", \"-b\", \"y \"]}"},
+        {"keywords:forbidden_words", "{\"forbidden_words\": [\"_\"]}"},
+        {"keywords:frequency", "{\"keyword\": \"key\", \"frequency\": 0, \"relation\": \"less than\"}"},
+        {"keywords:frequency", "{\"keyword\": \"eyk\", \"frequency\": 0, \"relation\": \"less than\"}"},
+        {"keywords:frequency", "{\"keyword\": \" KEY \", \"frequency\": 0, \"relation\": \"less than\"}"},
+        {"length_constraints:number_words", "{\"num_words\": 0, \"relation\": \"less than\"}"},
+    };
+    Rng g;
+    rng_seed(&g, 7);
+    int bad = 0, total = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        IfevalPrompt p;
+        Err err;
+        if (make_prompt(&p, cases[c][0], cases[c][1], &err) < 0) {
+            CHECK(0, "fast-path case %zu parses (%s)", c, err.msg);
+            continue;
+        }
+        for (int t = 0; t < 400; t++) {
+            StrBuf a = SB_INIT, b = SB_INIT, wa = SB_INIT, wb = SB_INIT;
+            int np = 1 + (int)rng_below(&g, 40);
+            for (int k = 0; k < np; k++) {
+                const char *pc = pieces[rng_below(&g, sizeof pieces / sizeof pieces[0])];
+                sb_adds(&a, strcmp(pc, "\\n") ? pc : "\n");
+            }
+            sb_add(&b, a.buf, a.len);
+            sb_adds(&b, "\xc2\xa0");
+            int ra = ifeval_check(sc, &p, 0, a.buf, a.len, &wa);
+            int rb = ifeval_check(sc, &p, 0, b.buf, b.len, &wb);
+            total++;
+            if (ra != rb || strcmp(wa.buf ? wa.buf : "", wb.buf ? wb.buf : "")) {
+                if (!bad)
+                    CHECK(0, "%s on \"%s\": fast path %d (%s), PCRE2 %d (%s)", cases[c][0], a.buf, ra,
+                          wa.buf ? wa.buf : "", rb, wb.buf ? wb.buf : "");
+                bad++;
+            }
+            sb_release(&a);
+            sb_release(&b);
+            sb_release(&wa);
+            sb_release(&wb);
+        }
+        ifeval_prompt_release(&p);
+    }
+    CHECK(bad == 0, "ASCII fast paths agree with PCRE2 on %d random texts (%d differ)", total, bad);
+}
+
 int main(void)
 {
     Err err;
@@ -264,6 +320,7 @@ int main(void)
     test_loose();
     test_pystr();
     test_outputs();
+    test_ascii_fast_paths();
     ifeval_scorer_free(sc);
     return TEST_REPORT();
 }
