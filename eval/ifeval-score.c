@@ -38,7 +38,8 @@ static const char usage_text[] =
 
 typedef struct {
     char *key;
-    char *prompt;
+    char *prompt;     /* as json.loads gives it, in WTF-8 (may hold NULs) */
+    size_t prompt_len;
     char *resp;       /* as Python's json.loads gives it, in WTF-8 */
     char *score;      /* resp, or its copy made valid UTF-8 for the checks */
     size_t resp_len;
@@ -48,18 +49,26 @@ typedef struct {
 
 /* ---------------------------------------------------------------- string map */
 
+/* Keys are byte strings with a length: prompts may hold NUL bytes (\u0000),
+ * and Python compares them whole. */
 typedef struct {
     const char **k;
+    size_t *len;
     long *v;
     size_t cap;
 } Map;
 
-static uint64_t hash_str(const char *s)
+static uint64_t hash_str(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
+}
+
+static int same(const char *a, size_t la, const char *b, size_t lb)
+{
+    return la == lb && !memcmp(a, b, la);
 }
 
 static void map_init(Map *m, size_t n)
@@ -68,23 +77,25 @@ static void map_init(Map *m, size_t n)
     while (m->cap < 2 * n + 16)
         m->cap *= 2;
     m->k = xcalloc(m->cap, sizeof *m->k);
+    m->len = xcalloc(m->cap, sizeof *m->len);
     m->v = xcalloc(m->cap, sizeof *m->v);
 }
 
-static void map_put(Map *m, const char *k, long v) /* a later key overrides, like a dict */
+static void map_put(Map *m, const char *k, size_t n, long v) /* a later key overrides, like a dict */
 {
-    size_t i = hash_str(k) & (m->cap - 1);
-    while (m->k[i] && strcmp(m->k[i], k))
+    size_t i = hash_str(k, n) & (m->cap - 1);
+    while (m->k[i] && !same(m->k[i], m->len[i], k, n))
         i = (i + 1) & (m->cap - 1);
     m->k[i] = k;
+    m->len[i] = n;
     m->v[i] = v;
 }
 
-static long map_get(const Map *m, const char *k)
+static long map_get(const Map *m, const char *k, size_t n)
 {
-    size_t i = hash_str(k) & (m->cap - 1);
+    size_t i = hash_str(k, n) & (m->cap - 1);
     while (m->k[i]) {
-        if (!strcmp(m->k[i], k))
+        if (same(m->k[i], m->len[i], k, n))
             return m->v[i];
         i = (i + 1) & (m->cap - 1);
     }
@@ -94,43 +105,20 @@ static long map_get(const Map *m, const char *k)
 static void map_release(Map *m)
 {
     free(m->k);
+    free(m->len);
     free(m->v);
 }
 
 /* ---------------------------------------------------------------- reading */
 
-static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np)
-{
-    JsonlReader r;
-    Err err;
-    cJSON *rec;
-    int rc;
-    size_t n = 0, cap = 0;
-    IfevalPrompt *ps = NULL;
-    if (jsonl_open(&r, path, &err) < 0)
-        err_die(&err);
-    while ((rc = jsonl_next(&r, &rec, &err)) != 0) {
-        if (rc < 0)
-            err_die(&err);
-        ps = grow_array(ps, &cap, n + 1, sizeof *ps);
-        if (ifeval_prompt_parse(sc, rec, r.path, r.line, &ps[n], &err) < 0)
-            err_die(&err);
-        n++;
-        cJSON_Delete(rec);
-    }
-    jsonl_close(&r);
-    if (!n)
-        die("'%s': no prompts", path);
-    *np = n;
-    return ps;
-}
-
-/* Response files are read with Python's json.loads rules rather than cJSON:
+/* Both files are read with Python's json.loads rules rather than cJSON, as
+ * the official evaluation_main reads them (json.loads per line): a prompt or
  * a response may hold \u0000 or a lone surrogate escape, which Python keeps
- * in its str and the official scorer scores (cJSON cuts a string at NUL and
- * rejects lone surrogates).  Strings come back as WTF-8 with their length;
- * each response gets a scoring copy (pystr_wtf8_for_scoring) and the
- * original is what the result files write back. */
+ * in its str and the official scorer matches, scores and writes back (cJSON
+ * cuts a string at NUL and rejects lone surrogates).  Strings come back as
+ * WTF-8 with their length; each response gets a scoring copy
+ * (pystr_wtf8_for_scoring) and the original is what the result files write
+ * back.  The prompts' kwargs get their scoring form (ifeval_prompt_parse_json). */
 typedef struct {
     Resp *rs;
     size_t n, cap;
@@ -185,6 +173,7 @@ static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const
         r->key = xstrdup(b);
     }
     r->prompt = pr->type == PYJ_STRING ? dup_len(pr->val.buf, pr->val.len) : NULL;
+    r->prompt_len = pr->type == PYJ_STRING ? pr->val.len : 0;
     r->resp = dup_len(re->val.buf, re->val.len);
     r->resp_len = re->val.len;
     r->score = r->resp;
@@ -196,19 +185,45 @@ static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const
     r->used = 0;
 }
 
-static Resp *read_responses(const char *path, size_t *nr, const char **display)
+/* Parses the object at s[*pos] into ctx and moves *pos past it, or dies
+ * with path:line and the reason. */
+typedef void RecordFn(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line);
+
+static void resp_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line)
+{
+    resp_add(ctx, s, n, pos, path, line);
+}
+
+typedef struct {
+    IfevalScorer *sc;
+    IfevalPrompt *ps;
+    size_t n, cap;
+} PromptReader;
+
+static void prompt_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line)
+{
+    PromptReader *pr = ctx;
+    Err err;
+    pr->ps = grow_array(pr->ps, &pr->cap, pr->n + 1, sizeof *pr->ps);
+    if (ifeval_prompt_parse_json(pr->sc, s, n, pos, path, line, &pr->ps[pr->n], &err) < 0)
+        err_die(&err);
+    pr->n++;
+}
+
+/* Every record of path (JSONL, or one JSON array of records; gzip or not)
+ * through fn; returns the file's display name (caller frees). */
+static char *read_records(const char *path, RecordFn *fn, void *ctx)
 {
     JsonlReader r;
     Err err;
     const char *s;
     size_t n;
     int rc;
-    RespReader rr = {NULL, 0, 0, {{"response", 0, SB_INIT}, {"prompt", 0, SB_INIT}, {"key", 0, SB_INIT}}};
     StrBuf all = SB_INIT; /* the whole text when the file is one JSON array */
     long first = 0, blank = 0;
     if (jsonl_open(&r, path, &err) < 0)
         err_die(&err);
-    *display = xstrdup(r.path);
+    char *display = xstrdup(r.path);
     while ((rc = jsonl_next_line(&r, &s, &n, &err)) != 0) {
         if (rc < 0)
             err_die(&err);
@@ -238,7 +253,7 @@ static Resp *read_responses(const char *path, size_t *nr, const char **display)
         if (n == 0)
             err_set(&err, r.path, r.line, "empty line"), err_die(&err);
         size_t pos = 0;
-        resp_add(&rr, s, n, &pos, r.path, r.line);
+        fn(ctx, s, n, &pos, r.path, r.line);
         while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r'))
             pos++;
         if (pos < n)
@@ -262,7 +277,7 @@ static Resp *read_responses(const char *path, size_t *nr, const char **display)
             SKIP_WS();
             for (; nl_at < pos; nl_at++)
                 line += t[nl_at] == '\n';
-            resp_add(&rr, t, len, &pos, r.path, line);
+            fn(ctx, t, len, &pos, r.path, line);
             SKIP_WS();
             if (pos < len && t[pos] == ']') {
                 pos++;
@@ -283,9 +298,26 @@ static Resp *read_responses(const char *path, size_t *nr, const char **display)
             err_set(&err, r.path, line, "malformed JSON: text after the array"), err_die(&err);
     }
     jsonl_close(&r);
+    sb_release(&all);
+    return display;
+}
+
+static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np)
+{
+    PromptReader pr = {sc, NULL, 0, 0};
+    free(read_records(path, prompt_record, &pr));
+    if (!pr.n)
+        die("'%s': no prompts", path);
+    *np = pr.n;
+    return pr.ps;
+}
+
+static Resp *read_responses(const char *path, size_t *nr, const char **display)
+{
+    RespReader rr = {NULL, 0, 0, {{"response", 0, SB_INIT}, {"prompt", 0, SB_INIT}, {"key", 0, SB_INIT}}};
+    *display = read_records(path, resp_record, &rr);
     for (int k = 0; k < 3; k++)
         sb_release(&rr.f[k].val);
-    sb_release(&all);
     *nr = rr.n;
     return rr.rs;
 }
@@ -293,9 +325,9 @@ static Resp *read_responses(const char *path, size_t *nr, const char **display)
 /* ---------------------------------------------------------------- matching */
 
 /* (common prefix + common suffix) / longer length, in [0, 1]. */
-static double similarity(const char *a, const char *b)
+static double similarity(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t la = strlen(a), lb = strlen(b), m = la < lb ? la : lb, p = 0, s = 0;
+    size_t m = la < lb ? la : lb, p = 0, s = 0;
     while (p < m && a[p] == b[p])
         p++;
     while (s < m - p && a[la - 1 - s] == b[lb - 1 - s])
@@ -318,18 +350,19 @@ static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t
     map_init(&by_prompt, nr);
     for (size_t j = 0; j < nr; j++) {
         if (rs[j].key)
-            map_put(&by_key, rs[j].key, (long)j);
+            map_put(&by_key, rs[j].key, strlen(rs[j].key), (long)j);
         if (rs[j].prompt)
-            map_put(&by_prompt, rs[j].prompt, (long)j);
+            map_put(&by_prompt, rs[j].prompt, rs[j].prompt_len, (long)j);
     }
     long keydiff = 0, keydiff_line = 0;
     for (size_t i = 0; i < np; i++) {
-        long j = ps[i].key ? map_get(&by_key, ps[i].key) : -1;
+        long j = ps[i].key ? map_get(&by_key, ps[i].key, strlen(ps[i].key)) : -1;
         if (j >= 0) {
-            if (rs[j].prompt && strcmp(rs[j].prompt, ps[i].prompt) && !keydiff++)
+            if (rs[j].prompt && !same(rs[j].prompt, rs[j].prompt_len, ps[i].prompt, ps[i].prompt_len) &&
+                !keydiff++)
                 keydiff_line = rs[j].line;
         } else {
-            j = map_get(&by_prompt, ps[i].prompt);
+            j = map_get(&by_prompt, ps[i].prompt, ps[i].prompt_len);
         }
         match[i] = j;
         if (j >= 0)
@@ -346,7 +379,7 @@ static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t
         for (size_t j = 0; j < nr; j++) {
             if (rs[j].used || !rs[j].prompt)
                 continue;
-            double sim = similarity(rs[j].prompt, ps[i].prompt);
+            double sim = similarity(rs[j].prompt, rs[j].prompt_len, ps[i].prompt, ps[i].prompt_len);
             if (sim > best) {
                 second = best;
                 best = sim;

@@ -93,8 +93,8 @@ typedef struct {
 
 typedef struct {
     char *key;         /* key as text ("1000", "1000-2"), NULL if absent */
-    char *prompt;
-    size_t prompt_len;
+    char *prompt;      /* as json.loads gives it (WTF-8): may hold NULs, so use */
+    size_t prompt_len; /*   prompt_len; NUL-terminated as well */
     char **ids;        /* instruction_id_list as given */
     IfevalInstruction *inst;
     size_t n;          /* number of instruction positions */
@@ -119,6 +119,16 @@ int ifeval_id_lookup(const char *name);   /* -1 if unknown */
  * ignored.  On error returns -1, fills err with file:line and *p is empty. */
 int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, long line,
                         IfevalPrompt *p, Err *err);
+/* The same from the JSON text of the record at text[*pos] (after optional
+ * whitespace), read with Python's json.loads rules as the official
+ * evaluation_main reads it: the prompt keeps \u0000 (as a NUL byte, see
+ * prompt_len) and lone surrogate escapes (as WTF-8, see ifeval_pystr.h), NaN
+ * and Infinity are accepted, a repeated member overrides; kwargs strings are
+ * given in their scoring form (pystr_json_tree).  0 with *pos just after the
+ * object, or -1 with err filled: malformed JSON ("malformed JSON at column
+ * N", relative to the starting *pos) or a field error as above. */
+int ifeval_prompt_parse_json(IfevalScorer *s, const char *text, size_t n, size_t *pos, const char *file,
+                             long line, IfevalPrompt *p, Err *err);
 void ifeval_prompt_release(IfevalPrompt *p);
 
 /* check_following(v) of one instruction: 1 followed, 0 not.  If why is

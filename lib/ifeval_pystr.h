@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 #include "util.h"
 
@@ -82,6 +83,17 @@ int pystr_json_object(const char *s, size_t n, size_t *pos, PyJsonField *f, size
  * Punkt, word_tokenize and langdetect use; a genuine U+0001 or U+E000-U+E7FF in
  * the same text is therefore scored identically. */
 void pystr_wtf8_for_scoring(char *s, size_t n);
+/* json.loads of the JSON value at s[*pos] (after optional whitespace) as a
+ * cJSON tree, for the small parts of a record a reader wants as a tree (the
+ * IFEval kwargs).  Python's rules, as pystr_json_object: NaN, Infinity and
+ * -Infinity become cJSON numbers with those values, every number is a double
+ * (strtod), a repeated member is kept twice in source order (walk the
+ * children and let the last win, as a dict does), and every string and member
+ * name is given in its scoring form (pystr_wtf8_for_scoring: \u0000 becomes
+ * U+0001, a lone surrogate a private-use character), so it is a C string.
+ * Returns the tree (the caller frees it with cJSON_Delete) with *pos just
+ * after the value, or NULL with *pos where the text stops being JSON. */
+cJSON *pystr_json_tree(const char *s, size_t n, size_t *pos);
 /* Append json.dumps(s) with ensure_ascii (the quotes included); a lone
  * surrogate in WTF-8 form is written as its \udXXX escape, as Python does. */
 void pystr_json_dump_str(StrBuf *out, const char *s, size_t n);

@@ -239,5 +239,37 @@ ifeval-score -q --input $E/in.jsonl --responses "$T/bad3.json" >/dev/null 2>"$T/
 check "a JSON-array response file cut short names the line of the unfinished element" \
     grep -q 'bad3.json:2: malformed JSON: unexpected end of record' "$T/bad3.err"
 
+# ---------------------------------------------------------------- input files read as Python reads them
+E=tests/e2e/ifeval-input-nul-surrogate
+/usr/bin/python3 - $E/in.jsonl "$T/pin" <<'PYEOF'
+import json, sys
+ps = [json.loads(l) for l in open(sys.argv[1])]
+d = sys.argv[2]
+open(d + ".array.json", "w").write("[\n" + ",\n".join(json.dumps(p) for p in ps) + "\n]\n")
+open(d + ".crlf.jsonl", "w", newline="").write("".join(json.dumps(p) + "\r\n" for p in ps))
+open(d + ".dumps", "w").write("".join(json.dumps(p["prompt"]) + "\n" for p in ps))
+PYEOF
+ifeval-score -q --input $E/in.jsonl --responses $E/resp.jsonl --output-dir "$T/pi" >/dev/null
+check "writes prompts holding \\u0000 and lone surrogates back exactly as Python's json.dumps" \
+    cmp -s "$T/pin.dumps" <(sed 's/.*"prompt": //; s/, "response": .*//' "$T/pi/eval_results_loose.jsonl")
+gzip -c $E/in.jsonl >"$T/pin.jsonl.gz"
+ifeval-score -q --input "$T/pin.jsonl.gz" --responses $E/resp.jsonl --output-dir "$T/pig" >/dev/null
+check "a gzip-compressed input file gives the same results" \
+    cmp -s "$T/pi/eval_results_strict.jsonl" "$T/pig/eval_results_strict.jsonl"
+ifeval-score -q --input "$T/pin.array.json" --responses $E/resp.jsonl --output-dir "$T/pia" >/dev/null
+check "a JSON-array input file with the same records gives the same results" \
+    cmp -s "$T/pi/eval_results_loose.jsonl" "$T/pia/eval_results_loose.jsonl"
+ifeval-score -q --input "$T/pin.crlf.jsonl" --responses $E/resp.jsonl --output-dir "$T/pic" >/dev/null
+check "CRLF input lines are read as Python's universal newlines read them" \
+    cmp -s "$T/pi/eval_results_loose.jsonl" "$T/pic/eval_results_loose.jsonl"
+printf '{"key": 1, "prompt": "a\tb", "instruction_id_list": [], "kwargs": []}\n' >"$T/pbad1.jsonl"
+ifeval-score -q --input "$T/pbad1.jsonl" --responses $E/resp.jsonl >/dev/null 2>"$T/pbad1.err"
+check "a raw tab inside an input prompt is refused as json.loads refuses it (exit 1)" \
+    sh -c "[ $? = 1 ] && grep -q 'pbad1.jsonl:1: malformed JSON at column 24' '$T/pbad1.err'"
+printf '{"key": 1, "prompt": "a\\udc0", "instruction_id_list": [], "kwargs": []}\n' >"$T/pbad2.jsonl"
+ifeval-score -q --input "$T/pbad2.jsonl" --responses $E/resp.jsonl >/dev/null 2>"$T/pbad2.err"
+check "a short \\u escape in an input prompt is malformed JSON with its line and column" \
+    grep -q 'pbad2.jsonl:1: malformed JSON at column 25' "$T/pbad2.err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
