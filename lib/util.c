@@ -285,15 +285,7 @@ int utf8_valid(const char *s, size_t n, size_t *bad)
     size_t i = 0;
     while (i < n) {
         if ((unsigned char)s[i] < 0x80) {
-            i++;
-            /* ASCII runs 8 bytes at a time */
-            while (i + 8 <= n) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (w & 0x8080808080808080ULL)
-                    break;
-                i += 8;
-            }
+            i += ascii_span(s + i, n - i);
             continue;
         }
         uint32_t cp;
@@ -306,6 +298,49 @@ int utf8_valid(const char *s, size_t n, size_t *bad)
         i += k;
     }
     return 1;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+size_t ascii_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & HIGHS)
+            break;
+    }
+    while (i < n && (unsigned char)s[i] < 0x80)
+        i++;
+    return i;
+}
+
+size_t json_plain_span(const char *s, size_t n, int ascii)
+{
+    /* (x - ONES) & ~x & HIGHS is nonzero iff x has a zero byte (the classic
+     * test; its false positives only sit above a true one, so "any" is
+     * exact), likewise (w - 0x20 ONES) & ~w for a byte below 0x20 */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+        uint64_t r = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b);
+        if (ascii) {
+            uint64_t d = w ^ (ONES * 0x7f);
+            r |= w | ((d - ONES) & ~d);
+        }
+        if (r & HIGHS)
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || (ascii && c >= 0x7f))
+            break;
+    }
+    return i;
 }
 
 size_t utf8_encode(uint32_t cp, char out[4])

@@ -97,6 +97,12 @@ int utf8_valid(const char *s, size_t n, size_t *bad);
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Append the UTF-8 encoding of cp; returns the number of bytes (1..4). */
 size_t utf8_encode(uint32_t cp, char out[4]);
+/* Scanners, 8 bytes at a time: the length of the longest prefix of s[0..n)
+ * that is all ASCII (ascii_span), or that a JSON string holds verbatim, i.e.
+ * has no '"', '\\' or control byte < 0x20 and, when ascii is set, nothing
+ * but printable ASCII, 0x20..0x7e (json_plain_span; json.dumps' ensure_ascii). */
+size_t ascii_span(const char *s, size_t n);
+size_t json_plain_span(const char *s, size_t n, int ascii);
 
 /* The folder of shipped data (Punkt parameters, langdetect profiles, the
  * IFEval prompts ...): $MISO_DATA if set, else the datasets/ folder of the

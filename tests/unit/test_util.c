@@ -42,5 +42,33 @@ int main(void)
     err_format(&e, &m);
     CHECK_STR(m.buf, "in.jsonl:3: missing field 'output'", "formats FILE:LINE: message");
     sb_release(&m);
+
+    /* The 8-byte scanners against byte-by-byte definitions, on random
+     * strings from bytes at the edges of each class, at every alignment. */
+    static const unsigned char edge[] = {'a', ' ', '!', '"', '#', '[', '\\', ']', '~', 0x7f, 0x80, 0xc3,
+                                         0xff, 0x00, 0x1f, 0x20, 0x21, '\n', 0x5b, 0x5d, 0xa2, 0xdc};
+    unsigned long long x = 88172645463325252ULL;
+    int bad_span = 0;
+    for (int t = 0; t < 20000; t++) {
+        char str[40];
+        size_t len = (size_t)(t % 40);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* mostly plain letters, so long spans are exercised too */
+            str[i] = (char)(x % 4 ? 'a' + (int)(x >> 8) % 26 : edge[(x >> 8) % sizeof edge]);
+        }
+        size_t a = 0, p = 0, q = 0;
+        while (a < len && (unsigned char)str[a] < 0x80)
+            a++;
+        while (p < len && (unsigned char)str[p] >= 0x20 && str[p] != '"' && str[p] != '\\')
+            p++;
+        while (q < len && (unsigned char)str[q] >= 0x20 && (unsigned char)str[q] < 0x7f && str[q] != '"' &&
+               str[q] != '\\')
+            q++;
+        if (ascii_span(str, len) != a || json_plain_span(str, len, 0) != p || json_plain_span(str, len, 1) != q)
+            bad_span++;
+    }
+    CHECK(bad_span == 0, "ascii_span and json_plain_span agree with byte loops on 20,000 strings (%d differ)",
+          bad_span);
     return TEST_REPORT();
 }
