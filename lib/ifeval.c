@@ -708,33 +708,35 @@ void ifeval_prompt_release(IfevalPrompt *p)
     memset(p, 0, sizeof *p);
 }
 
-int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, long line,
-                        IfevalPrompt *p, Err *err)
+/* The fields of one input record.  key and prompt come either as text
+ * (ktext; ptext with its length plen, which may hold NUL bytes) or as a node
+ * (NULL when absent) whose type is wrong unless it is a number or null key. */
+static int prompt_fields(IfevalScorer *s, const cJSON *key, const char *ktext, const cJSON *prompt,
+                         const char *ptext, size_t plen, const cJSON *ids, const cJSON *kwargs,
+                         const char *file, long line, IfevalPrompt *p, Err *err)
 {
     memset(p, 0, sizeof *p);
     p->line = line;
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key");
-    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
-    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(rec, "instruction_id_list");
-    const cJSON *kwargs = cJSON_GetObjectItemCaseSensitive(rec, "kwargs");
-    if (key && cJSON_IsNumber(key)) {
+    if (ktext) {
+        p->key = xstrdup(ktext);
+    } else if (key && cJSON_IsNumber(key)) {
         char b[32];
         snprintf(b, sizeof b, fabs(key->valuedouble) < 1e15 && key->valuedouble == floor(key->valuedouble) ? "%.0f" : "%.17g",
                  key->valuedouble);
         p->key = xstrdup(b);
-    } else if (key && cJSON_IsString(key)) {
-        p->key = xstrdup(key->valuestring);
     } else if (key && !cJSON_IsNull(key)) {
         err_set(err, file, line, "\"key\" must be an integer or a string, not %s", json_type_name(key));
         return -1;
     }
-    if (!prompt || !cJSON_IsString(prompt)) {
+    if (!ptext) {
         err_set(err, file, line, prompt ? "\"prompt\" must be a string, not %s" : "\"prompt\" is missing%s",
                 prompt ? json_type_name(prompt) : "");
         goto fail;
     }
-    p->prompt = xstrdup(prompt->valuestring);
-    p->prompt_len = strlen(p->prompt);
+    p->prompt = xmalloc(size_add(plen, 1));
+    memcpy(p->prompt, ptext, plen);
+    p->prompt[plen] = 0;
+    p->prompt_len = plen;
     if (!ids || !cJSON_IsArray(ids)) {
         err_set(err, file, line, "\"instruction_id_list\" %s", ids ? "must be a list of strings" : "is missing");
         goto fail;
@@ -777,6 +779,65 @@ int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, lon
 fail:
     ifeval_prompt_release(p);
     return -1;
+}
+
+int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, long line,
+                        IfevalPrompt *p, Err *err)
+{
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key");
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
+    return prompt_fields(s, key, cJSON_IsString(key) ? key->valuestring : NULL, prompt,
+                         cJSON_IsString(prompt) ? prompt->valuestring : NULL,
+                         cJSON_IsString(prompt) ? strlen(prompt->valuestring) : 0,
+                         cJSON_GetObjectItemCaseSensitive(rec, "instruction_id_list"),
+                         cJSON_GetObjectItemCaseSensitive(rec, "kwargs"), file, line, p, err);
+}
+
+/* One pass of Python's json.loads over the record (pystr_json_object): the
+ * prompt, the bulk of a record, is decoded once with its NULs and lone
+ * surrogates; only the short instruction_id_list and kwargs texts are read
+ * again, into cJSON trees (pystr_json_tree), for the checks above. */
+int ifeval_prompt_parse_json(IfevalScorer *s, const char *text, size_t n, size_t *pos, const char *file,
+                             long line, IfevalPrompt *p, Err *err)
+{
+    PyJsonField f[4] = {{"key", 0, SB_INIT}, {"prompt", 0, SB_INIT},
+                        {"instruction_id_list", 0, SB_INIT}, {"kwargs", 0, SB_INIT}};
+    cJSON *t[4] = {NULL, NULL, NULL, NULL};
+    size_t at = *pos;
+    int rc = -1;
+    memset(p, 0, sizeof *p);
+    if (pystr_json_object(text, n, pos, f, 4) < 0) {
+        size_t i = at;
+        while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+            i++;
+        if (i < n && text[i] != '{')
+            err_set(err, file, line, "expected a JSON object");
+        else if (*pos >= n)
+            err_set(err, file, line, "malformed JSON: unexpected end of record");
+        else
+            err_set(err, file, line, "malformed JSON at column %zu", *pos - at + 1);
+        goto out;
+    }
+    for (int k = 0; k < 4; k++) {
+        size_t q = 0;
+        if (f[k].type == PYJ_ABSENT || (f[k].type == PYJ_STRING && k < 2))
+            continue; /* a string key or prompt is used as decoded */
+        t[k] = f[k].type == PYJ_STRING ? cJSON_CreateString("")
+                                       : pystr_json_tree(f[k].val.buf, f[k].val.len, &q);
+        if (!t[k]) { /* the text was json.loads-valid a moment ago */
+            err_set(err, file, line, "malformed JSON in \"%s\"", f[k].name);
+            goto out;
+        }
+    }
+    rc = prompt_fields(s, t[0], f[0].type == PYJ_STRING ? f[0].val.buf : NULL, t[1],
+                       f[1].type == PYJ_STRING ? f[1].val.buf : NULL, f[1].val.len, t[2], t[3], file, line, p,
+                       err);
+out:
+    for (int k = 0; k < 4; k++) {
+        sb_release(&f[k].val);
+        cJSON_Delete(t[k]);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the checks */

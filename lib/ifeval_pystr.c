@@ -611,6 +611,127 @@ void pystr_wtf8_for_scoring(char *s, size_t n)
     }
 }
 
+/* ---------------------------------------------------------------- json.loads as a cJSON tree */
+
+/* cJSON allocates with malloc and returns NULL only when it runs out of
+ * memory; out of memory aborts, as xmalloc does. */
+static cJSON *tree_must(cJSON *j)
+{
+    if (!j)
+        abort();
+    return j;
+}
+
+/* A string at p->i decoded as Python does, then in its scoring form so that
+ * it is a C string (pystr_wtf8_for_scoring); into tmp, NULL if malformed. */
+static const char *jp_tree_string(JP *p, StrBuf *tmp)
+{
+    sb_reset(tmp);
+    if (!jp_string_decode(p, tmp))
+        return NULL;
+    pystr_wtf8_for_scoring(tmp->buf, tmp->len);
+    return tmp->buf;
+}
+
+static cJSON *jp_tree(JP *p, StrBuf *tmp)
+{
+    if (p->i >= p->n)
+        return NULL;
+    char c = p->s[p->i];
+    size_t at = p->i;
+    switch (c) {
+    case '"': {
+        const char *v = jp_tree_string(p, tmp);
+        return v ? tree_must(cJSON_CreateString(v)) : NULL;
+    }
+    case '{':
+    case '[': {
+        if (++p->depth > 990)
+            return NULL;
+        char close = c == '{' ? '}' : ']';
+        cJSON *o = tree_must(c == '{' ? cJSON_CreateObject() : cJSON_CreateArray());
+        p->i++;
+        jp_ws(p);
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            p->depth--;
+            return o;
+        }
+        for (;;) {
+            char *name = NULL;
+            if (c == '{') {
+                const char *k = p->i < p->n && p->s[p->i] == '"' ? jp_tree_string(p, tmp) : NULL;
+                if (!k)
+                    goto bad;
+                name = xstrdup(k);
+                jp_ws(p);
+                if (p->i >= p->n || p->s[p->i] != ':') {
+                    free(name);
+                    goto bad;
+                }
+                p->i++;
+                jp_ws(p);
+            }
+            cJSON *v = jp_tree(p, tmp);
+            if (!v) {
+                free(name);
+                goto bad;
+            }
+            /* a repeated member is kept twice, in order: a reader walking
+             * the children sees the last one last, as a dict keeps it */
+            if (name ? !cJSON_AddItemToObject(o, name, v) : !cJSON_AddItemToArray(o, v))
+                abort(); /* out of memory copying the name */
+            free(name);
+            jp_ws(p);
+            if (p->i >= p->n)
+                goto bad;
+            if (p->s[p->i] == close) {
+                p->i++;
+                p->depth--;
+                return o;
+            }
+            if (p->s[p->i] != ',')
+                goto bad;
+            p->i++;
+            jp_ws(p);
+        }
+    bad:
+        cJSON_Delete(o);
+        return NULL;
+    }
+    case 'n':
+        return jp_lit(p, "null") ? tree_must(cJSON_CreateNull()) : NULL;
+    case 't':
+        return jp_lit(p, "true") ? tree_must(cJSON_CreateTrue()) : NULL;
+    case 'f':
+        return jp_lit(p, "false") ? tree_must(cJSON_CreateFalse()) : NULL;
+    case 'N':
+        return jp_lit(p, "NaN") ? tree_must(cJSON_CreateNumber(NAN)) : NULL;
+    case 'I':
+        return jp_lit(p, "Infinity") ? tree_must(cJSON_CreateNumber(INFINITY)) : NULL;
+    default:
+        if (jp_lit(p, "-Infinity"))
+            return tree_must(cJSON_CreateNumber(-INFINITY));
+        if (!jp_number(p))
+            return NULL;
+        /* strtod needs a terminated copy; numbers are short but unbounded */
+        sb_reset(tmp);
+        sb_add(tmp, p->s + at, p->i - at);
+        return tree_must(cJSON_CreateNumber(strtod(tmp->buf, NULL)));
+    }
+}
+
+cJSON *pystr_json_tree(const char *s, size_t n, size_t *pos)
+{
+    JP p = {s, n, *pos, 0};
+    StrBuf tmp = SB_INIT;
+    jp_ws(&p);
+    cJSON *t = jp_tree(&p, &tmp);
+    sb_release(&tmp);
+    *pos = p.i;
+    return t;
+}
+
 /* ---------------------------------------------------------------- json.dumps */
 
 /* 1 for the bytes json.dumps(ensure_ascii) copies as they are: ' '..'~'
