@@ -7,9 +7,6 @@
  * build and machine, not an interchange format (the HF directory that
  * miso-train writes at the end is that).  The sizes of both structs are
  * stored and checked, so a checkpoint from a different build is refused.
- *
- * NEEDSWORK: the HF name table duplicates lib/model.c's (static there); it
- * would move to model.h if a third user appears.
  */
 #include "checkpoint.h"
 
@@ -31,49 +28,11 @@ typedef struct {
     uint64_t nparams;
 } CkptHead;
 
-size_t ckpt_hf_names(const ModelConfig *c, CkptName *out)
-{
-    size_t sizes[MODEL_NTENSORS];
-    model_tensor_sizes(c, sizes);
-    int64_t D = c->dim, F = c->hidden_dim, V = c->vocab_size;
-    int64_t QD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
-    static const char *fmt[MODEL_NTENSORS] = {
-        "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight",
-        "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
-        "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
-        "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias",
-        "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
-        "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
-        "model.layers.%d.mlp.down_proj.weight", "model.norm.weight", "lm_head.weight"};
-    const int64_t shp[MODEL_NTENSORS][2] = {{V, D}, {D, 0}, {QD, D}, {KD, D}, {KD, D}, {QD, 0}, {KD, 0}, {KD, 0},
-                                            {D, QD}, {D, 0}, {F, D}, {F, D}, {D, F}, {D, 0}, {V, D}};
-    size_t n = 0, off = 0;
-    for (int t = 0; t < MODEL_NTENSORS; t++) {
-        if (!sizes[t])
-            continue;
-        int per_layer = strstr(fmt[t], "%d") != NULL;
-        int nl = per_layer ? c->n_layers : 1;
-        size_t each = sizes[t] / (size_t)nl;
-        for (int l = 0; l < nl; l++, n++) {
-            if (out) {
-                CkptName *e = &out[n];
-                snprintf(e->name, sizeof e->name, fmt[t], l);
-                e->offset = off + (size_t)l * each;
-                e->numel = each;
-                e->ndim = shp[t][1] ? 2 : 1;
-                e->shape[0] = shp[t][0], e->shape[1] = shp[t][1];
-            }
-        }
-        off += sizes[t];
-    }
-    return n;
-}
-
 int ckpt_dump_grads(const char *path, const ModelConfig *c, const float *grad, double loss, Err *err)
 {
-    size_t n = ckpt_hf_names(c, NULL);
-    CkptName *names = xmalloc(sizeof(CkptName) * n);
-    ckpt_hf_names(c, names);
+    size_t n = model_hf_tensors(c, NULL);
+    ModelHfTensor *names = xmalloc(size_mul(n ? n : 1, sizeof *names));
+    model_hf_tensors(c, names);
     StWriteTensor *t = xcalloc(n + 1, sizeof *t);
     float lossf = (float)loss;
     for (size_t i = 0; i < n; i++) {

@@ -14,8 +14,9 @@
  * the shuffling PRNG state, and the run's shape (total steps, seed, batch
  * sizes) so a resume with different settings is refused.
  *
- * ckpt_hf_names lists the Hugging Face name, shape and block offset of every
- * parameter tensor (per layer), the table the gradient dump uses.
+ * The gradient dump names tensors with lib/model's one table
+ * (model_hf_tensors), so its names, shapes and order are those of the
+ * model.safetensors that model_save_hf writes.
  *
  * Ownership: ckpt_load allocates *params, *m, *v with xmalloc; the caller
  * frees them.  Errors: 0, or -1 with err naming the file; nothing printed.
@@ -48,17 +49,6 @@ typedef struct {
     Rng rng;                /* shuffling stream at the start of this epoch */
     double tokens_seen;
 } CkptState;
-
-typedef struct {
-    char name[96];
-    size_t offset;          /* in the parameter block, floats */
-    size_t numel;
-    int ndim;
-    int64_t shape[2];
-} CkptName;
-
-/* Fill out (if non-NULL) and return the number of named tensors. */
-size_t ckpt_hf_names(const ModelConfig *c, CkptName *out);
 
 int ckpt_save(const char *dir, const ModelConfig *c, const CkptState *st, const float *params, const float *m,
               const float *v, size_t n, Err *err);

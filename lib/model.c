@@ -148,42 +148,71 @@ void model_release(Model *m)
 /* ------------------------------------------------------------------------ */
 /* The Hugging Face tensor names                                             */
 
-/* Per-layer shapes (rows, cols; cols 0 for vectors) of the tensors in block
- * order, and their HF names ("%d" = layer; NULL for global tensors). */
-typedef struct {
-    const char *hf;
-    int per_layer;
-    int64_t rows, cols;
-    float *base;
-} TensorDesc;
+/* The one table of Hugging Face names, in block order ("%d" = layer; the
+ * per-layer tensors are the ones whose name has it).  Loading, saving and
+ * the trainer's gradient dump (lib/checkpoint) all walk it through
+ * model_hf_tensors. */
+static const char *const hf_fmt[MODEL_NTENSORS] = {
+    "model.embed_tokens.weight",
+    "model.layers.%d.input_layernorm.weight",
+    "model.layers.%d.self_attn.q_proj.weight",
+    "model.layers.%d.self_attn.k_proj.weight",
+    "model.layers.%d.self_attn.v_proj.weight",
+    "model.layers.%d.self_attn.q_proj.bias",
+    "model.layers.%d.self_attn.k_proj.bias",
+    "model.layers.%d.self_attn.v_proj.bias",
+    "model.layers.%d.self_attn.o_proj.weight",
+    "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.mlp.gate_proj.weight",
+    "model.layers.%d.mlp.up_proj.weight",
+    "model.layers.%d.mlp.down_proj.weight",
+    "model.norm.weight",
+    "lm_head.weight",
+};
 
-static void tensor_descs(const ModelConfig *c, const ModelWeights *w, TensorDesc d[MODEL_NTENSORS])
+size_t model_hf_tensors(const ModelConfig *c, ModelHfTensor *out)
 {
     int64_t D = c->dim, F = c->hidden_dim, V = c->vocab_size;
     int64_t QD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
-    TensorDesc t[MODEL_NTENSORS] = {
-        {"model.embed_tokens.weight", 0, V, D, w->embed},
-        {"model.layers.%d.input_layernorm.weight", 1, D, 0, w->attn_norm},
-        {"model.layers.%d.self_attn.q_proj.weight", 1, QD, D, w->wq},
-        {"model.layers.%d.self_attn.k_proj.weight", 1, KD, D, w->wk},
-        {"model.layers.%d.self_attn.v_proj.weight", 1, KD, D, w->wv},
-        {"model.layers.%d.self_attn.q_proj.bias", 1, QD, 0, w->bq},
-        {"model.layers.%d.self_attn.k_proj.bias", 1, KD, 0, w->bk},
-        {"model.layers.%d.self_attn.v_proj.bias", 1, KD, 0, w->bv},
-        {"model.layers.%d.self_attn.o_proj.weight", 1, D, QD, w->wo},
-        {"model.layers.%d.post_attention_layernorm.weight", 1, D, 0, w->ffn_norm},
-        {"model.layers.%d.mlp.gate_proj.weight", 1, F, D, w->w_gate},
-        {"model.layers.%d.mlp.up_proj.weight", 1, F, D, w->w_up},
-        {"model.layers.%d.mlp.down_proj.weight", 1, D, F, w->w_down},
-        {"model.norm.weight", 0, D, 0, w->final_norm},
-        {"lm_head.weight", 0, V, D, c->tied ? NULL : w->lm_head},
-    };
-    memcpy(d, t, sizeof t);
+    /* per-layer shapes (out, in); in 0 for vectors */
+    const int64_t shp[MODEL_NTENSORS][2] = {{V, D}, {D, 0},  {QD, D}, {KD, D}, {KD, D}, {QD, 0}, {KD, 0}, {KD, 0},
+                                            {D, QD}, {D, 0}, {F, D},  {F, D},  {D, F},  {D, 0},  {V, D}};
+    /* Sizes in unsigned arithmetic and without size_mul: the loader names
+     * and checks the tensors of a config before model_tensor_sizes has
+     * vetted its sizes, so an absurd config must not abort here (its
+     * offsets wrap harmlessly and are never used).  For a valid config
+     * each equals model_tensor_sizes / layers. */
+    size_t n = 0, off = 0;
+    for (int t = 0; t < MODEL_NTENSORS; t++) {
+        if ((t >= 5 && t <= 7 && !c->qkv_bias) || (t == 14 && c->tied))
+            continue; /* no biases, or a tied head */
+        int per_layer = strstr(hf_fmt[t], "%d") != NULL;
+        int nl = per_layer ? c->n_layers : 1;
+        size_t each = (size_t)shp[t][0] * (size_t)(shp[t][1] ? shp[t][1] : 1);
+        for (int l = 0; l < nl; l++, n++) {
+            if (!out)
+                continue;
+            ModelHfTensor *e = &out[n];
+            snprintf(e->name, sizeof e->name, hf_fmt[t], l);
+            e->tensor = t;
+            e->layer = per_layer ? l : -1;
+            e->offset = off + (size_t)l * each;
+            e->numel = each;
+            e->ndim = shp[t][1] ? 2 : 1;
+            e->shape[0] = shp[t][0], e->shape[1] = shp[t][1];
+        }
+        off += each * (size_t)nl;
+    }
+    return n;
 }
 
-static int64_t desc_numel(const TensorDesc *d)
+/* model_hf_tensors into a new array (the caller frees it) */
+static ModelHfTensor *hf_tensors_alloc(const ModelConfig *c, size_t *n)
 {
-    return d->rows * (d->cols ? d->cols : 1);
+    *n = model_hf_tensors(c, NULL);
+    ModelHfTensor *e = xmalloc(size_mul(*n ? *n : 1, sizeof *e));
+    model_hf_tensors(c, e);
+    return e;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -473,54 +502,47 @@ static int load_hf(Model *m, const char *dir, Err *err)
     /* Pass 0 checks every tensor's presence and shape before anything is
      * allocated (so a config with absurd sizes fails on the shapes, not on
      * the allocation); pass 1 reads them into the block. */
-    static float present;
-    ModelWeights probe = {&present, &present, &present, &present, &present, NULL, NULL, NULL, &present,
-                          &present, &present, &present, &present, &present, &present};
-    if (c.qkv_bias)
-        probe.bq = probe.bk = probe.bv = &present;
-    TensorDesc d[MODEL_NTENSORS];
-    char name[256];
+    size_t ne;
+    ModelHfTensor *e = hf_tensors_alloc(&c, &ne);
     rc = -1;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1)
             model_alloc(m, &c);
-        tensor_descs(&c, pass ? &m->w : &probe, d);
-        for (int i = 0; i < MODEL_NTENSORS; i++) {
-            if (!d[i].base)
-                continue;
-            for (int l = 0; l < (d[i].per_layer ? c.n_layers : 1); l++) {
-                snprintf(name, sizeof name, d[i].hf, l);
-                const StFile *f;
-                const StTensor *t = st_set_find(&s, name, &f);
-                if (!t && !strncmp(name, "model.", 6)) /* exports without the "model." prefix */
-                    t = st_set_find(&s, name + 6, &f);
-                if (!t) {
-                    err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'%s", name,
-                            i == 14 ? " (config.json does not say \"tie_word_embeddings\": true)" : "");
-                    goto out;
-                }
-                int want_nd = d[i].cols ? 2 : 1;
-                if (t->ndim != want_nd || t->shape[0] != d[i].rows || (want_nd == 2 && t->shape[1] != d[i].cols)) {
-                    StrBuf sh = SB_INIT;
-                    for (int k = 0; k < t->ndim; k++)
-                        sb_addf(&sh, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
-                    if (want_nd == 2)
-                        err_set(err, keep_path(f->path), 0,
-                                "tensor '%s': shape [%s] does not match the config [%lld, %lld]", name, sh.buf,
-                                (long long)d[i].rows, (long long)d[i].cols);
-                    else
-                        err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld]",
-                                name, sh.buf, (long long)d[i].rows);
-                    sb_release(&sh);
-                    goto out;
-                }
-                if (pass == 1 && st_read_f32(f, t, d[i].base + (size_t)l * (size_t)desc_numel(&d[i]), err) < 0)
-                    goto out;
+        for (size_t i = 0; i < ne; i++) {
+            const char *name = e[i].name;
+            const StFile *f;
+            const StTensor *t = st_set_find(&s, name, &f);
+            if (!t && !strncmp(name, "model.", 6)) /* exports without the "model." prefix */
+                t = st_set_find(&s, name + 6, &f);
+            if (!t) {
+                err_set(err, keep_path(s.nfiles == 1 ? s.files[0].path : dir), 0, "missing tensor '%s'%s", name,
+                        e[i].tensor == MODEL_NTENSORS - 1
+                            ? " (config.json does not say \"tie_word_embeddings\": true)"
+                            : "");
+                goto out;
             }
+            int want_nd = e[i].ndim;
+            if (t->ndim != want_nd || t->shape[0] != e[i].shape[0] || (want_nd == 2 && t->shape[1] != e[i].shape[1])) {
+                StrBuf sh = SB_INIT;
+                for (int k = 0; k < t->ndim; k++)
+                    sb_addf(&sh, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
+                if (want_nd == 2)
+                    err_set(err, keep_path(f->path), 0,
+                            "tensor '%s': shape [%s] does not match the config [%lld, %lld]", name, sh.buf,
+                            (long long)e[i].shape[0], (long long)e[i].shape[1]);
+                else
+                    err_set(err, keep_path(f->path), 0, "tensor '%s': shape [%s] does not match the config [%lld]",
+                            name, sh.buf, (long long)e[i].shape[0]);
+                sb_release(&sh);
+                goto out;
+            }
+            if (pass == 1 && st_read_f32(f, t, m->block + e[i].offset, err) < 0)
+                goto out;
         }
     }
     rc = 0;
 out:
+    free(e);
     st_set_close(&s);
     if (rc < 0 && m->block)
         model_release(m);
@@ -787,23 +809,15 @@ int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
     have_cfg = 1;
     fwrite(j.buf, 1, j.len, fp);
 
-    TensorDesc d[MODEL_NTENSORS];
-    tensor_descs(c, &m->w, d);
-    size_t nt = 0, cap = 0;
-    for (int i = 0; i < MODEL_NTENSORS; i++) {
-        if (!d[i].base)
-            continue;
-        for (int l = 0; l < (d[i].per_layer ? c->n_layers : 1); l++) {
-            t = grow_array(t, &cap, nt + 1, sizeof *t);
-            char name[256];
-            snprintf(name, sizeof name, d[i].hf, l);
-            t[nt].name = xstrdup(name);
-            t[nt].ndim = d[i].cols ? 2 : 1;
-            t[nt].shape[0] = d[i].rows;
-            t[nt].shape[1] = d[i].cols;
-            t[nt].data = d[i].base + (size_t)l * (size_t)desc_numel(&d[i]);
-            nt++;
-        }
+    size_t nt;
+    ModelHfTensor *e = hf_tensors_alloc(c, &nt);
+    t = xcalloc(nt ? nt : 1, sizeof *t);
+    for (size_t i = 0; i < nt; i++) {
+        t[i].name = e[i].name;
+        t[i].ndim = e[i].ndim;
+        t[i].shape[0] = e[i].shape[0];
+        t[i].shape[1] = e[i].shape[1];
+        t[i].data = m->block + e[i].offset;
     }
     sb_reset(&p);
     sb_addf(&p, "%s/model.safetensors", dir);
@@ -813,8 +827,7 @@ int model_save_hf(const Model *m, const char *dir, int dtype, Err *err)
             rc = ofile_commit(&of, err);
         }
     }
-    for (size_t i = 0; i < nt; i++)
-        free((char *)t[i].name);
+    free(e);
 out:
     if (have_cfg)
         ofile_abort(&of);

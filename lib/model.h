@@ -11,7 +11,9 @@
  * Invariants
  *   - All parameters live in one contiguous block (Model.block, nparams
  *     floats), carved into the tensors of ModelWeights in the fixed order of
- *     MODEL_TENSOR_NAMES (llm.c's fill_in_parameter_sizes idea).  Gradients
+ *     model_tensor_sizes (llm.c's fill_in_parameter_sizes idea); model_hf_tensors
+ *     names every per-layer slice of it the Hugging Face way, the one name
+ *     table that loading, saving and the trainer's gradient dump share.  Gradients
  *     and AdamW moments in the trainer mirror this layout exactly, so an
  *     optimiser is one flat loop and a checkpoint is one fwrite.
  *   - q/k rows are in the Hugging Face layout (RoPE by rotate_half).  llama2.c
@@ -101,6 +103,24 @@ size_t model_tensor_sizes(const ModelConfig *c, size_t sizes[MODEL_NTENSORS]);
 /* Point the ModelWeights fields into block according to the sizes above.
  * Used for parameters, and by the trainer for gradients and moments. */
 void model_point_weights(const ModelConfig *c, float *block, ModelWeights *w);
+
+/* One Hugging Face tensor: a whole global tensor or one layer's slice of a
+ * stacked one. */
+typedef struct {
+    char name[96];      /* "model.layers.3.mlp.up_proj.weight" */
+    int tensor;         /* 0 .. MODEL_NTENSORS-1 in block order (14 = lm_head) */
+    int layer;          /* -1 for the global tensors */
+    size_t offset;      /* floats from the start of the block */
+    size_t numel;
+    int ndim;           /* 2 for matrices (out, in), 1 for vectors */
+    int64_t shape[2];   /* shape[1] is 0 for vectors */
+} ModelHfTensor;
+
+/* The Hugging Face tensors of a model with config c, in block order (each
+ * kind layer by layer; absent biases and a tied lm_head left out): fills
+ * out[] when out is non-NULL and returns how many there are.  This is the
+ * order model_save_hf writes and the trainer's gradient dump uses. */
+size_t model_hf_tensors(const ModelConfig *c, ModelHfTensor *out);
 
 /* Fill cfg from a named preset: "tiny" (the embedded demo model, built-in
  * byte tokenizer), "small", "mid".  Returns 0, or -1 for an unknown name. */

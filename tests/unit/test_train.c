@@ -298,9 +298,9 @@ static void fixture_check(const char *mode)
     free(cf);
     Model m;
     model_init_random(&m, &c, 1);
-    size_t nn = ckpt_hf_names(&c, NULL);
-    CkptName *names = xmalloc(sizeof(CkptName) * nn);
-    ckpt_hf_names(&c, names);
+    size_t nn = model_hf_tensors(&c, NULL);
+    ModelHfTensor *names = xmalloc(sizeof(ModelHfTensor) * nn);
+    model_hf_tensors(&c, names);
     int missing = 0;
     for (size_t i = 0; i < nn; i++) {
         size_t k = 0;
@@ -512,6 +512,62 @@ static void checkpoint_checks(void)
     model_release(&m);
 }
 
+/* The gradient dump and model_save_hf name tensors from one table
+ * (model_hf_tensors): its offsets are those of model_point_weights, and
+ * dumping the parameter block as if it were a gradient gives the saved F32
+ * model's tensors (same names, shapes and bytes) plus "loss". */
+static void dump_matches_save(int bias, int tied)
+{
+    ModelConfig c = tiny_cfg(bias, tied);
+    Model m;
+    model_init_random(&m, &c, 8);
+    size_t nn = model_hf_tensors(&c, NULL), nbadoff = 0;
+    ModelHfTensor *e = xmalloc(sizeof *e * nn);
+    model_hf_tensors(&c, e);
+    const float *base[MODEL_NTENSORS] = {m.w.embed,  m.w.attn_norm, m.w.wq,    m.w.wk,     m.w.wv,
+                                         m.w.bq,     m.w.bk,        m.w.bv,    m.w.wo,     m.w.ffn_norm,
+                                         m.w.w_gate, m.w.w_up,      m.w.w_down, m.w.final_norm, m.w.lm_head};
+    for (size_t i = 0; i < nn; i++)
+        nbadoff += m.block + e[i].offset != base[e[i].tensor] + (size_t)(e[i].layer > 0 ? e[i].layer : 0) * e[i].numel;
+    CHECK(nbadoff == 0 && e[nn - 1].offset + e[nn - 1].numel == m.nparams,
+          "%s, %s head: the %zu HF tensors sit where model_point_weights puts them and cover the block",
+          bias ? "q/k/v biases" : "no biases", tied ? "tied" : "untied", nn);
+    free(e);
+    char dir[] = "/tmp/miso-names-XXXXXX", gpath[300], mpath[300], cpath[300];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "makes a temporary directory");
+        return;
+    }
+    snprintf(gpath, sizeof gpath, "%s/g.safetensors", dir);
+    snprintf(mpath, sizeof mpath, "%s/model.safetensors", dir);
+    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+    Err err;
+    StFile g, s;
+    int ok = ckpt_dump_grads(gpath, &c, m.block, 2.5, &err) == 0 && model_save_hf(&m, dir, MODEL_SAVE_F32, &err) == 0;
+    ok = ok && st_open(&g, gpath, &err) == 0;
+    if (ok && st_open(&s, mpath, &err) < 0) {
+        st_close(&g);
+        ok = 0;
+    }
+    size_t nsame = 0;
+    if (ok) {
+        for (size_t i = 0; i < s.n; i++) {
+            const StTensor *a = &s.t[i], *b = st_find(&g, a->name);
+            nsame += b && a->dtype == b->dtype && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof a->shape) &&
+                     a->end - a->begin == b->end - b->begin &&
+                     !memcmp(s.map + s.data_start + a->begin, g.map + g.data_start + b->begin, a->end - a->begin);
+        }
+        ok = s.n == nn && g.n == nn + 1 && nsame == nn && st_find(&g, "loss");
+        st_close(&g), st_close(&s);
+    }
+    CHECK(ok,
+          "%s, %s head: the gradient dump holds the %zu tensors of the saved model.safetensors (names, shapes and "
+          "bytes; %zu equal) plus a loss",
+          bias ? "q/k/v biases" : "no biases", tied ? "tied" : "untied", nn, nsame);
+    unlink(gpath), unlink(mpath), unlink(cpath), rmdir(dir);
+    model_release(&m);
+}
+
 #ifdef _OPENMP
 /* A step with 1 thread and with all of them agrees to float rounding: our
  * own reductions have a fixed order, but OpenBLAS partitions a product
@@ -558,6 +614,8 @@ int main(void)
 #endif
     checkpoint_checks();
     adamw_checks();
+    dump_matches_save(1, 0);
+    dump_matches_save(0, 1);
     fixture_check("para");
     fixture_check("succ");
     for (int v = 0; v < 4; v++)
