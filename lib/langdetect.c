@@ -128,17 +128,20 @@ static double pyrandom_gauss(PyRandom *r, double mu, double sigma)
     return mu + z * sigma;
 }
 
-/* random._randbelow_with_getrandbits(n), n >= 1 and < 2^32. */
-static uint32_t pyrandom_below(PyRandom *r, uint32_t n)
+/* random._randbelow_with_getrandbits(n), n >= 1 and < 2^32; k is n.bit_length(). */
+static uint32_t pyrandom_below_k(PyRandom *r, uint32_t n, int k)
 {
-    int k = 0;
-    for (uint32_t v = n; v; v >>= 1)
-        k++;
     uint32_t x = mt_next(r) >> (32 - k);
     while (x >= n)
         x = mt_next(r) >> (32 - k);
     return x;
 }
+
+static int bit_length(uint32_t n)
+{
+    return n ? 32 - __builtin_clz(n) : 0;
+}
+
 
 /* ---- the detector -------------------------------------------------------- */
 
@@ -290,9 +293,11 @@ static uint32_t gram_add(LangDetector *d, uint64_t key)
 
 static uint64_t pack_gram(const uint32_t *c, size_t n)
 {
-    uint64_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k |= (uint64_t)(c[i] + 1) << (21 * i);
+    uint64_t k = (uint64_t)(c[0] + 1);
+    if (n > 1)
+        k |= (uint64_t)(c[1] + 1) << 21;
+    if (n > 2)
+        k |= (uint64_t)(c[2] + 1) << 42;
     return k;
 }
 
@@ -921,8 +926,61 @@ static long index_of(const uint32_t *set, size_t n, uint32_t c)
     return -1;
 }
 
-typedef double V2d __attribute__((vector_size(16)));
+typedef double V4d __attribute__((vector_size(32)));
+typedef long long V4l __attribute__((vector_size(32)));
 #define GRAM_CACHE 1024
+
+/* prob[j] *= weight + lp[j] for j < Lp (a multiple of 4), four at a time:
+ * the same IEEE operations in each lane.  Built twice, for AVX2 and for
+ * the baseline (where the compiler splits each vector in two halves). */
+__attribute__((target_clones("avx2", "default")))
+static void walk_update(double *restrict prob, const double *restrict lp, double weight, size_t Lp)
+{
+    V4d wv = {weight, weight, weight, weight};
+    for (size_t j = 0; j < Lp; j += 4) {
+        V4d p, w;
+        memcpy(&p, prob + j, sizeof p);
+        memcpy(&w, lp + j, sizeof w);
+        p *= wv + w;
+        memcpy(prob + j, &p, sizeof p);
+    }
+}
+
+/* prob[j] /= sump for j < Lp, four at a time (the same quotients); returns
+ * the largest quotient (max does not depend on the order; no NaN here). */
+__attribute__((target_clones("avx2", "default")))
+static double walk_normalize(double *restrict prob, double sump, size_t Lp)
+{
+    V4d sv = {sump, sump, sump, sump}, mv = {0.0, 0.0, 0.0, 0.0};
+    for (size_t j = 0; j < Lp; j += 4) {
+        V4d p;
+        memcpy(&p, prob + j, sizeof p);
+        p /= sv;
+        memcpy(prob + j, &p, sizeof p);
+        V4l gt = mv < p; /* lanes where p is larger: all ones */
+        mv = (V4d)(((V4l)p & gt) | ((V4l)mv & ~gt));
+    }
+    double m = mv[0];
+    for (int q = 1; q < 4; q++)
+        if (m < mv[q])
+            m = mv[q];
+    return m;
+}
+
+/* pyrandom_seed, with the state of the last seed kept per thread: every
+ * detection starts from the same seed (DetectorFactory.seed). */
+static void pyrandom_seed_cached(PyRandom *r, uint64_t seed)
+{
+    static _Thread_local PyRandom cached;
+    static _Thread_local uint64_t cached_seed;
+    static _Thread_local int have;
+    if (!have || cached_seed != seed) {
+        pyrandom_seed(&cached, seed);
+        cached_seed = seed;
+        have = 1;
+    }
+    *r = cached;
+}
 
 /* Detector._detect_block: fills langprob[nlang]; 0, or -1 with no features. */
 static int detect_block(const LangDetector *d, const char *text, size_t n, uint64_t seed, double *langprob)
@@ -1079,59 +1137,46 @@ static int detect_block(const LangDetector *d, const char *text, size_t n, uint6
     }
     free(hkey);
     free(hval);
-    double *dense = xmalloc(size_mul(size_mul(nuniq, L), sizeof *dense));
+    /* Rows and probabilities padded to whole 4-double vectors with zeros
+     * (a zero stays zero and never wins the maximum); each lane does the
+     * same IEEE operations as the scalar loop of the original. */
+    size_t Lp = (L + 3) & ~(size_t)3;
+    double *dense = xmalloc(size_mul(size_mul(nuniq, Lp), sizeof *dense));
     unsigned char *ready = xcalloc(nuniq, 1);
-
     for (size_t j = 0; j < L; j++)
         langprob[j] = 0.0;
-    double *prob = xmalloc(size_mul(L, sizeof *prob));
+    double *prob = xcalloc(Lp, sizeof *prob);
     PyRandom rnd;
-    pyrandom_seed(&rnd, seed);
+    pyrandom_seed_cached(&rnd, seed);
+    int kbits = bit_length((uint32_t)nrows);
     for (int t = 0; t < N_TRIAL; t++) {
         for (size_t j = 0; j < L; j++)
             prob[j] = 1.0 / (double)d->nlang;
         double alpha = ALPHA_DEFAULT + pyrandom_gauss(&rnd, 0.0, 1.0) * ALPHA_WIDTH;
         double weight = alpha / BASE_FREQ;
-        V2d wv = {weight, weight};
         for (int i = 0;; i++) {
-            uint32_t u = rows[pyrandom_below(&rnd, (uint32_t)nrows)];
-            double *lp = dense + (size_t)u * L;
+            uint32_t u = rows[pyrandom_below_k(&rnd, (uint32_t)nrows, kbits)];
+            double *lp = dense + (size_t)u * Lp;
             if (!ready[u]) { /* p(gram|j) as a dense row, 0.0 where not listed */
                 uint32_t r = uniq[u];
-                memset(lp, 0, L * sizeof *lp);
+                memset(lp, 0, Lp * sizeof *lp);
                 for (uint32_t k = d->row_start[r]; k < d->row_start[r + 1]; k++)
                     lp[d->row_lang[k]] = d->row_val[k];
                 ready[u] = 1;
             }
-            size_t j = 0;
-            for (; j + 2 <= L; j += 2) { /* the same IEEE operations, two at a time */
-                V2d p, w;
-                memcpy(&p, prob + j, sizeof p);
-                memcpy(&w, lp + j, sizeof w);
-                p *= wv + w;
-                memcpy(prob + j, &p, sizeof p);
-            }
-            for (; j < L; j++)
-                prob[j] *= weight + lp[j];
+            walk_update(prob, lp, weight, Lp);
             if (i % 5 == 0) {
-                double maxp = 0.0, sump = 0.0;
-                for (size_t j = 0; j < L; j++)
+                double sump = 0.0;
+                size_t j = 0; /* in order, as Python's sum() */
+                for (; j + 4 <= L; j += 4) {
                     sump += prob[j];
-                /* p = prob / sump element by element (two at a time: the same
-                 * quotients); the maximum does not depend on the order. */
-                V2d sv = {sump, sump};
-                size_t j = 0;
-                for (; j + 2 <= L; j += 2) {
-                    V2d p;
-                    memcpy(&p, prob + j, sizeof p);
-                    p /= sv;
-                    memcpy(prob + j, &p, sizeof p);
+                    sump += prob[j + 1];
+                    sump += prob[j + 2];
+                    sump += prob[j + 3];
                 }
                 for (; j < L; j++)
-                    prob[j] /= sump;
-                for (j = 0; j < L; j++)
-                    if (maxp < prob[j])
-                        maxp = prob[j];
+                    sump += prob[j];
+                double maxp = walk_normalize(prob, sump, Lp);
                 if (maxp > CONV_THRESHOLD || i >= ITERATION_LIMIT)
                     break;
             }
