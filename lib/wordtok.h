@@ -6,12 +6,16 @@
  * contractions) on each sentence.
  *
  * Invariants
- *   - Pure function of (model, text); regexes are compiled once per process
- *     (pthread_once) and shared read-only, so any thread may call it.
+ *   - Pure function of (model, text), output identical to nltk 3.8; the
+ *     Treebank rules are hand-written scans (lib/wordtok.c), the few shared
+ *     tables are built once per process (pthread_once), so any thread may
+ *     call it.
  *
  * Ownership
- *   - *tokens is a malloc'd array of malloc'd NUL-terminated strings; free it
- *     with wordtok_free(tokens, count).  *tokens is NULL when count is 0.
+ *   - *tokens is one malloc'd block: the array of count pointers followed by
+ *     the NUL-terminated strings they point to.  Free it with
+ *     wordtok_free(tokens, count) (a plain free(tokens) also does).  *tokens
+ *     is NULL when count is 0.
  *
  * Errors
  *   - None: any byte string is accepted (each invalid UTF-8 byte becomes
@@ -31,8 +35,8 @@
 #include "punkt.h"
 
 /* nltk.word_tokenize(text, language="english", preserve_line=False): Punkt sentences, then the improved
-   Treebank word tokenizer (NLTKWordTokenizer) on each. Returns the token count; *tokens is a malloc'd array of
-   malloc'd NUL-terminated strings (free with wordtok_free). */
+   Treebank word tokenizer (NLTKWordTokenizer) on each. Returns the token count; *tokens is one malloc'd block
+   (pointer array, then the strings; free with wordtok_free). */
 size_t wordtok_tokenize(const PunktModel *m, const char *text, size_t n, char ***tokens);
 void wordtok_free(char **tokens, size_t n);
 

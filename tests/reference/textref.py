@@ -11,6 +11,11 @@ python3-langdetect 1.0.9).
   textref.py fuzz N SEED      N random texts built from tricky pieces (quotes,
                               ellipses, abbreviations, initials, numbers, lists,
                               brackets, contractions, Unicode, blank lines)
+  textref.py wfuzz N SEED     N random short texts aimed at the Treebank rules:
+                              contraction halves, quotes of every kind, the
+                              characters (?i) folds (U+0130, U+0131, U+017F),
+                              non-ASCII digits and spaces, closers, glued
+                              together mostly without spaces
   textref.py long            13 pathological long texts (200 KB words, 100 KB
                               of periods, dashes, quotes, newlines ...)
   textref.py punkt < texts    {"s": sentences, "w": word_tokenize tokens} a line
@@ -126,6 +131,25 @@ def fuzz(n, seed):
     return out
 
 
+WPIECES = [
+    "can", "not", "CAN", "NoT", "d", "D", "'ye", "'YE", "gim", "me", "gon", "na", "got", "ta", "lem", "more",
+    "'n", "'N", "wan", "NA", "'t", "'T", "is", "IS", "was", "Was", "n't", "N'T", "'s", "'S", "'m", "'d", "'ll",
+    "'LL", "'Ll", "'re", "'RE", "'ve", "'VE", "'em", "'x", "'", "''", "'" * 3, "\"", "`", "``", "```", "\u00ab",
+    "\u201c", "\u2018", "\u201e", "\u00bb", "\u201d", "\u2019", "\u2014", ".", ".", "..", "...", ":", ",",
+    ";", "@", "#", "$", "%", "&", "?", "!", "*", "(", ")", "[", "]", "{", "}", "<", ">", "-", "--", "---",
+    "0", "7", "3,5", "1.5", "\u0661", "\u0967", "\u00b2", "\u2160", "a", "x", "X", "_", "\u00e9", "\u00c9",
+    "\u0130", "\u0131", "\u017f", "\u212a", "g\u0130mme", "g\u0131mme", "'t\u0131\u017f", "wa\u017f",
+    "\u65e5", "\u0301", "\ufffd", "e.g.", "Mr.", "U.S.", "It", "The", "http://x.org/a.b?c=d",
+    " ", " ", " ", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u2009", "\u3000", "\u0085", "\u1680", "\x1c",
+]
+
+
+def wfuzz(n, seed):
+    import random
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(WPIECES) for _ in range(rnd.randint(1, 14))) for _ in range(n)]
+
+
 def punkt_params():
     from nltk.tokenize.punkt import PunktParameters
 
@@ -155,6 +179,9 @@ def main():
             print(json.dumps(t, ensure_ascii=False))
     elif cmd == "fuzz":
         for t in fuzz(int(sys.argv[2]), int(sys.argv[3])):
+            print(json.dumps(t, ensure_ascii=False))
+    elif cmd == "wfuzz":
+        for t in wfuzz(int(sys.argv[2]), int(sys.argv[3])):
             print(json.dumps(t, ensure_ascii=False))
     elif cmd == "long":
         for t in ["a" * 200000 + ".", "." * 100000, "a. " * 30000, "-" * 100000, "'" * 50000 + " x",

@@ -11,7 +11,9 @@
 # loose variants, the 541 IFEval prompts and hand-made cases (tests/reference/
 # textref.py texts; for langdetect, loose variants only of the responses whose
 # instructions use langdetect), plus seeded random texts built from tricky
-# pieces (fuzz).
+# pieces (fuzz), and short random texts aimed at the Treebank rules (wfuzz:
+# contraction halves glued together, every quote, (?i) folds, Unicode digits
+# and spaces).
 # The C side is the --dump mode of the unit-test binaries test_wordtok and
 # test_langdetect (helpers inside tests, not shipped programs).
 set -u
@@ -52,12 +54,13 @@ compare() {
 $PY "$REF" texts >"$W/texts.jsonl" || { bad "builds the corpus"; finish; }
 $PY "$REF" texts --lang >"$W/ltexts.jsonl" || { bad "builds the langdetect corpus"; finish; }
 $PY "$REF" fuzz 3000 1 >"$W/fuzz.jsonl"
+$PY "$REF" wfuzz 4000 3 >"$W/wfuzz.jsonl"
 $PY "$REF" long >"$W/long.jsonl"
 head -n 400 "$W/fuzz.jsonl" >"$W/lfuzz.jsonl"
 n=$(wc -l <"$W/texts.jsonl")
 [ "$n" -gt 5000 ] && ok "the corpus holds $n distinct texts" || bad "the corpus holds $n texts, expected > 5000"
 
-for c in texts fuzz long; do
+for c in texts fuzz wfuzz long; do
     $PY "$REF" punkt <"$W/$c.jsonl" >"$W/$c.punkt.py"
     "$T/test_wordtok" --dump <"$W/$c.jsonl" >"$W/$c.punkt.c"
     compare "Punkt sentences and word_tokenize tokens ($c)" "$W/$c.punkt.py" "$W/$c.punkt.c" "$W/$c.jsonl"

@@ -161,6 +161,23 @@ int main(int argc, char **argv)
          "splits $ and brackets but keeps numbers");
     TOKS("Wait -- what?! Yes; ok", "Wait|--|what|?|!|Yes|;|ok", "splits dashes and ?! and ;");
     TOKS("IT'S. NEXT", "IT|'S|.|NEXT", "splits the sentence-final period before the next sentence");
+    TOKS("g\xc4\xb0mme g\xc4\xb1mme LEMME go", "g\xc4\xb0m|me|g\xc4\xb1m|me|LEM|ME|go",
+         "folds U+0130 and U+0131 to i in (?i) rules as Python's re does (PCRE2 does not)");
+    TOKS("gonna'tis 'TWA\xc5\xbf", "gon|na|'t|is|'T|WA\xc5\xbf",
+         "applies 'tis after gonna made the space before it, and folds U+017F to s");
+    TOKS("d'ye more'n wanna\xc2\xa0x wanna.", "d|'ye|more|'n|wan|na|x|wan|na|.",
+         "splits d'ye, more'n and wanna before a Unicode space or the final period");
+    TOKS("a,b:c ,1 x,\xd9\xa1 end,", "a|,|b|:|c|,1|x,\xd9\xa1|end|,",
+         "keeps a comma before an ASCII or Arabic-Indic digit, splits it elsewhere and at the end");
+    TOKS("Hi!!? (x) [y] {z} <w> ---", "Hi|!|!|?|(|x|)|[|y|]|{|z|}|<|w|>|--|-",
+         "pads ?!, brackets and the first pair of a dash run");
+    TOKS("She said \xe2\x80\x9cno\xe2\x80\x9d \xc2\xabnon\xc2\xbb \xe2\x80\x98" "a\xe2\x80\x99 ''b'' \"c\" ```d``",
+         "She|said|\xe2\x80\x9c|no|\xe2\x80\x9d|\xc2\xab|non|\xc2\xbb|\xe2\x80\x98|a|\xe2\x80\x99|``|b|''|``|c|''|``|`|d|``",
+         "handles curly, guillemet, doubled and backtick quotes");
+    TOKS("It's the dogs' bone. They'll; WE'RE", "It|'s|the|dogs|'|bone|.|They|'ll|;|WE|'RE",
+         "splits 's, a plural possessive ', 'll and 'RE");
+    TOKS("Wait... what.\xe2\x80\x99)  ", "Wait|...|what|.|\xe2\x80\x99|)",
+         "splits an ellipsis and a final period before closing marks and trailing spaces");
     TOKS("", "", "gives no tokens for empty text");
     TOKS("  \n ", "", "gives no tokens for blank text");
     TOKS("bad \xff byte", "bad|\xef\xbf\xbd|byte", "turns an invalid UTF-8 byte into U+FFFD");
