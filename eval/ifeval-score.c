@@ -37,7 +37,8 @@ static const char usage_text[] =
     "  -V, --version          show the version\n";
 
 typedef struct {
-    char *key;
+    char *key;        /* a string key may hold NULs: key_len */
+    size_t key_len;
     char *prompt;     /* as json.loads gives it, in WTF-8 (may hold NULs) */
     size_t prompt_len;
     char *resp;       /* as Python's json.loads gives it, in WTF-8 */
@@ -49,8 +50,8 @@ typedef struct {
 
 /* ---------------------------------------------------------------- string map */
 
-/* Keys are byte strings with a length: prompts may hold NUL bytes (\u0000),
- * and Python compares them whole. */
+/* Keys are byte strings with a length: prompts and string keys may hold NUL
+ * bytes (\u0000), and Python compares them whole. */
 typedef struct {
     const char **k;
     size_t *len;
@@ -164,13 +165,16 @@ static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const
     rr->rs = grow_array(rr->rs, &rr->cap, rr->n + 1, sizeof *rr->rs);
     Resp *r = &rr->rs[rr->n++];
     r->key = NULL;
+    r->key_len = 0;
     if (key->type == PYJ_STRING) {
         r->key = dup_len(key->val.buf, key->val.len);
+        r->key_len = key->val.len;
     } else if (key->type == PYJ_NUMBER) {
         char b[32];
         double v = strtod(key->val.buf, NULL);
         snprintf(b, sizeof b, fabs(v) < 1e15 && v == floor(v) ? "%.0f" : "%.17g", v);
         r->key = xstrdup(b);
+        r->key_len = strlen(b);
     }
     r->prompt = pr->type == PYJ_STRING ? dup_len(pr->val.buf, pr->val.len) : NULL;
     r->prompt_len = pr->type == PYJ_STRING ? pr->val.len : 0;
@@ -350,13 +354,13 @@ static long *match_responses(const IfevalPrompt *ps, size_t np, Resp *rs, size_t
     map_init(&by_prompt, nr);
     for (size_t j = 0; j < nr; j++) {
         if (rs[j].key)
-            map_put(&by_key, rs[j].key, strlen(rs[j].key), (long)j);
+            map_put(&by_key, rs[j].key, rs[j].key_len, (long)j);
         if (rs[j].prompt)
             map_put(&by_prompt, rs[j].prompt, rs[j].prompt_len, (long)j);
     }
     long keydiff = 0, keydiff_line = 0;
     for (size_t i = 0; i < np; i++) {
-        long j = ps[i].key ? map_get(&by_key, ps[i].key, strlen(ps[i].key)) : -1;
+        long j = ps[i].key ? map_get(&by_key, ps[i].key, ps[i].key_len) : -1;
         if (j >= 0) {
             if (rs[j].prompt && !same(rs[j].prompt, rs[j].prompt_len, ps[i].prompt, ps[i].prompt_len) &&
                 !keydiff++)
@@ -473,10 +477,10 @@ static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp,
         return;
     StrBuf *x = &o->line_x;
     sb_adds(x, "{\"key\": ");
-    if (p->key && p->key[0] && p->key[strspn(p->key, "-0123456789")] == 0)
+    if (p->key && p->key_len && strspn(p->key, "-0123456789") == p->key_len)
         sb_adds(x, p->key); /* an integer key stays an integer */
     else if (p->key)
-        pystr_json_dump_str(x, p->key, strlen(p->key));
+        pystr_json_dump_str(x, p->key, p->key_len);
     else
         sb_adds(x, "null");
     sb_adds(x, ", \"instruction_id_list\": [");

@@ -709,21 +709,25 @@ void ifeval_prompt_release(IfevalPrompt *p)
 }
 
 /* The fields of one input record.  key and prompt come either as text
- * (ktext; ptext with its length plen, which may hold NUL bytes) or as a node
+ * (ktext, ptext with their lengths, which may hold NUL bytes) or as a node
  * (NULL when absent) whose type is wrong unless it is a number or null key. */
-static int prompt_fields(IfevalScorer *s, const cJSON *key, const char *ktext, const cJSON *prompt,
-                         const char *ptext, size_t plen, const cJSON *ids, const cJSON *kwargs,
-                         const char *file, long line, IfevalPrompt *p, Err *err)
+static int prompt_fields(IfevalScorer *s, const cJSON *key, const char *ktext, size_t klen,
+                         const cJSON *prompt, const char *ptext, size_t plen, const cJSON *ids,
+                         const cJSON *kwargs, const char *file, long line, IfevalPrompt *p, Err *err)
 {
     memset(p, 0, sizeof *p);
     p->line = line;
     if (ktext) {
-        p->key = xstrdup(ktext);
+        p->key = xmalloc(size_add(klen, 1));
+        memcpy(p->key, ktext, klen);
+        p->key[klen] = 0;
+        p->key_len = klen;
     } else if (key && cJSON_IsNumber(key)) {
         char b[32];
         snprintf(b, sizeof b, fabs(key->valuedouble) < 1e15 && key->valuedouble == floor(key->valuedouble) ? "%.0f" : "%.17g",
                  key->valuedouble);
         p->key = xstrdup(b);
+        p->key_len = strlen(b);
     } else if (key && !cJSON_IsNull(key)) {
         err_set(err, file, line, "\"key\" must be an integer or a string, not %s", json_type_name(key));
         return -1;
@@ -786,7 +790,8 @@ int ifeval_prompt_parse(IfevalScorer *s, const cJSON *rec, const char *file, lon
 {
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key");
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
-    return prompt_fields(s, key, cJSON_IsString(key) ? key->valuestring : NULL, prompt,
+    return prompt_fields(s, key, cJSON_IsString(key) ? key->valuestring : NULL,
+                         cJSON_IsString(key) ? strlen(key->valuestring) : 0, prompt,
                          cJSON_IsString(prompt) ? prompt->valuestring : NULL,
                          cJSON_IsString(prompt) ? strlen(prompt->valuestring) : 0,
                          cJSON_GetObjectItemCaseSensitive(rec, "instruction_id_list"),
@@ -829,7 +834,7 @@ int ifeval_prompt_parse_json(IfevalScorer *s, const char *text, size_t n, size_t
             goto out;
         }
     }
-    rc = prompt_fields(s, t[0], f[0].type == PYJ_STRING ? f[0].val.buf : NULL, t[1],
+    rc = prompt_fields(s, t[0], f[0].type == PYJ_STRING ? f[0].val.buf : NULL, f[0].val.len, t[1],
                        f[1].type == PYJ_STRING ? f[1].val.buf : NULL, f[1].val.len, t[2], t[3], file, line, p,
                        err);
 out:

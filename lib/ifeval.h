@@ -92,7 +92,8 @@ typedef struct {
 } IfevalInstruction;
 
 typedef struct {
-    char *key;         /* key as text ("1000", "1000-2"), NULL if absent */
+    char *key;         /* key as text ("1000", "1000-2"), NULL if absent; */
+    size_t key_len;    /*   a string key may hold NULs (\u0000) */
     char *prompt;      /* as json.loads gives it (WTF-8): may hold NULs, so use */
     size_t prompt_len; /*   prompt_len; NUL-terminated as well */
     char **ids;        /* instruction_id_list as given */

@@ -271,5 +271,18 @@ ifeval-score -q --input "$T/pbad2.jsonl" --responses $E/resp.jsonl >/dev/null 2>
 check "a short \\u escape in an input prompt is malformed JSON with its line and column" \
     grep -q 'pbad2.jsonl:1: malformed JSON at column 25' "$T/pbad2.err"
 
+printf '%s\n' '{"key": "k\u0000a", "prompt": "P", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}' \
+    '{"key": "k\u0000b", "prompt": "P", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}' >"$T/pkey.jsonl"
+printf '%s\n' '{"key": "k\u0000b", "response": "a, b"}' '{"key": "k\u0000a", "response": "ab"}' >"$T/pkey_resp.jsonl"
+ifeval-score -q --input "$T/pkey.jsonl" --responses "$T/pkey_resp.jsonl" --output-dir "$T/pk" --explain >/dev/null
+cat >"$T/pk.want" <<'EOF'
+{"follow_all_instructions": true, "follow_instruction_list": [true], "instruction_id_list": ["punctuation:no_comma"], "prompt": "P", "response": "ab"}
+{"follow_all_instructions": false, "follow_instruction_list": [false], "instruction_id_list": ["punctuation:no_comma"], "prompt": "P", "response": "a, b"}
+{"key": "k\u0000a", "instruction_id_list": ["punctuation:no_comma"], "strict_reasons": [null], "loose_reasons": [null]}
+{"key": "k\u0000b", "instruction_id_list": ["punctuation:no_comma"], "strict_reasons": ["found a comma"], "loose_reasons": ["found a comma (and in every loose variant)"]}
+EOF
+check "string keys holding \\u0000 are matched whole and written back in eval_explain.jsonl" \
+    cmp -s "$T/pk.want" <(cat "$T/pk/eval_results_strict.jsonl" "$T/pk/eval_explain.jsonl")
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
