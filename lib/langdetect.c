@@ -28,6 +28,8 @@
 #define CONV_THRESHOLD 0.99999
 #define BASE_FREQ 10000
 #define MAX_TEXT_LENGTH 10000
+#define CJK_LO 0x4e00 /* the range NGram.normalize maps through CJK_MAP */
+#define CJK_HI 0x9fff
 
 /* ---- CPython random.Random (Modules/_randommodule.c, Lib/random.py) ----- */
 
@@ -183,8 +185,7 @@ struct LangDetector {
     uint32_t vi_alpha[64], vi_dmark[8];
     size_t n_vi_alpha, n_vi_dmark;
     uint32_t vi_norm[5][64];
-    uint32_t *cjk_keys, *cjk_vals; /* sorted by key */
-    size_t ncjk;
+    uint32_t *cjk_map; /* U+4E00..U+9FFF -> its class representative, 0 if none */
     NlpRegex *url_re, *mail_re;
     void *map;      /* the mmap'd table file holding grams and rows, or NULL */
     size_t map_len;
@@ -355,16 +356,6 @@ static size_t parse_escaped(const char *v, uint32_t *out, size_t max)
     return k;
 }
 
-typedef struct {
-    uint32_t key, val;
-} Pair;
-
-static int cmp_pair(const void *a, const void *b)
-{
-    uint32_t x = ((const Pair *)a)->key, y = ((const Pair *)b)->key;
-    return x < y ? -1 : x > y;
-}
-
 static int load_messages(LangDetector *d, const char *path, Err *err)
 {
     static char where[4096];
@@ -378,8 +369,7 @@ static int load_messages(LangDetector *d, const char *path, Err *err)
     size_t cap = 0;
     ssize_t got;
     uint32_t tmp[1024];
-    Pair *cjk = NULL;
-    size_t ncjk = 0, cjkcap = 0;
+    d->cjk_map = xcalloc(CJK_HI - CJK_LO + 1, sizeof *d->cjk_map);
     int have = 0;
     while ((got = getline(&line, &cap, f)) >= 0) {
         while (got && (line[got - 1] == '\n' || line[got - 1] == '\r'))
@@ -390,11 +380,11 @@ static int load_messages(LangDetector *d, const char *path, Err *err)
         *eq = '\0';
         const char *key = line, *val = eq + 1;
         if (!strncmp(key, "NGram.KANJI_", 12)) {
+            /* CJK_MAP: the last class naming a character wins (a dict update) */
             size_t k = parse_escaped(val, tmp, 1024);
-            for (size_t i = 0; i < k; i++) {
-                cjk = grow_array(cjk, &cjkcap, ncjk + 1, sizeof *cjk);
-                cjk[ncjk++] = (Pair){tmp[i], tmp[0]};
-            }
+            for (size_t i = 0; i < k; i++)
+                if (tmp[i] >= CJK_LO && tmp[i] <= CJK_HI)
+                    d->cjk_map[tmp[i] - CJK_LO] = tmp[0];
         } else if (!strcmp(key, "NGram.LATIN1_EXCLUDE")) {
             d->n_latin1_excluded = parse_escaped(val, d->latin1_excluded, 16);
             have |= 1;
@@ -416,34 +406,9 @@ static int load_messages(LangDetector *d, const char *path, Err *err)
     free(line);
     fclose(f);
     if (have != 0xff || d->n_vi_dmark != 5) {
-        free(cjk);
         err_set(err, where, 0, "missing or malformed NGram/Vietnamese tables");
         return -1;
     }
-    /* CJK_MAP: the last class naming a character wins (a dict update). */
-    Pair *sorted = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *sorted));
-    memcpy(sorted, cjk, ncjk * sizeof *sorted);
-    /* stable: sort indices by key, then keep the last occurrence */
-    for (size_t i = 0; i < ncjk; i++)
-        sorted[i].val = (uint32_t)i;
-    qsort(sorted, ncjk, sizeof *sorted, cmp_pair);
-    d->cjk_keys = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *d->cjk_keys));
-    d->cjk_vals = xmalloc(size_mul(ncjk ? ncjk : 1, sizeof *d->cjk_vals));
-    size_t n = 0;
-    for (size_t i = 0; i < ncjk; i++) {
-        size_t last = sorted[i].val;
-        while (i + 1 < ncjk && sorted[i + 1].key == sorted[i].key) {
-            i++;
-            if (sorted[i].val > last)
-                last = sorted[i].val;
-        }
-        d->cjk_keys[n] = cjk[last].key;
-        d->cjk_vals[n] = cjk[last].val;
-        n++;
-    }
-    d->ncjk = n;
-    free(sorted);
-    free(cjk);
     return 0;
 }
 
@@ -861,8 +826,7 @@ void langdetect_free(LangDetector *d)
         free(d->row_val);
     }
     free(d->tri);
-    free(d->cjk_keys);
-    free(d->cjk_vals);
+    free(d->cjk_map);
     nlpre_free(d->url_re);
     nlpre_free(d->mail_re);
     free(d);
@@ -902,17 +866,8 @@ static uint32_t normalize(const LangDetector *d, uint32_t ch)
         return 0x30a2;
     if ((ch >= 0x3100 && ch <= 0x312f) || (ch >= 0x31a0 && ch <= 0x31bf))
         return 0x3105;
-    if (ch >= 0x4e00 && ch <= 0x9fff) {
-        size_t lo = 0, hi = d->ncjk;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (d->cjk_keys[mid] < ch)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return lo < d->ncjk && d->cjk_keys[lo] == ch ? d->cjk_vals[lo] : ch;
-    }
+    if (ch >= CJK_LO && ch <= CJK_HI)
+        return d->cjk_map[ch - CJK_LO] ? d->cjk_map[ch - CJK_LO] : ch;
     if (ch >= 0xac00 && ch <= 0xd7af)
         return 0xac00;
     return ch;
