@@ -80,6 +80,19 @@ size_t nlpre_sub_from(const NlpRegex *re, const char *s, size_t n, size_t from, 
 
 /* str.isspace() of one code point. */
 int nlpre_is_space(uint32_t cp);
+/* Byte length of the code point at s[i] (i < n, s valid UTF-8) if it is
+ * str.isspace(), else 0: Python's \s as a scan step, ASCII inline. */
+static inline size_t nlpre_space_len(const char *s, size_t n, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80)
+        return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+    if (c != 0xC2 && c != 0xE1 && c != 0xE2 && c != 0xE3)
+        return 0;
+    uint32_t cp;
+    size_t k = utf8_decode(s + i, n - i, &cp);
+    return k && nlpre_is_space(cp) ? k : 0;
+}
 /* 1 if s[0..n) is empty or all str.isspace() (so s.strip() == ""). */
 int nlpre_is_blank(const char *s, size_t n);
 /* Byte length of s.rstrip() / start offset of s.lstrip(). */

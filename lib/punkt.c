@@ -100,21 +100,11 @@ static void map_free(StrMap *m)
 struct PunktModel {
     StrMap abbrev, colloc, starters, ortho; /* keys point into text[] */
     char *text[4];        /* the four parameter files, read whole */
-    NlpRegex *re_word;    /* PunktLanguageVars._word_tokenizer_re */
-    NlpRegex *re_period;  /* PunktLanguageVars.period_context_re, anchored */
     NlpRegex *re_realign; /* PunktLanguageVars.re_boundary_realignment */
     NlpRegex *re_number;  /* PunktToken._RE_NUMERIC */
     NlpRegex *re_initial; /* PunktToken._RE_INITIAL */
 };
 
-#define NONWORD "(?:[)\";}\\]*:@'({\\[?!])"
-#define MULTICHAR "(?:-{2,}|\\.{2,}|(?:\\." NLPRE_S "){2,}\\.)"
-
-static const char *const word_pat =
-    MULTICHAR "|(?=[^(\"`{\\[:;&#*@)}\\]\\-,])" NLPRE_NS "+?(?=" NLPRE_S "|$|" NONWORD "|" MULTICHAR
-    "|,(?=$|" NLPRE_S "|" NONWORD "|" MULTICHAR "))|" NLPRE_NS;
-static const char *const period_pat =
-    "[.?!](?=(" NONWORD "|" NLPRE_S "+(" NLPRE_NS "+)))";
 static const char *const realign_pat = "[\"')\\]}]+?(?:" NLPRE_S "+|(?=--)|$)";
 static const char *const initial_pat = "[\\p{L}\\p{Nl}\\p{No}_]\\.$";
 static const char *const number_pat = "^-?[.,]?\\p{Nd}[\\p{Nd},.\\-]*\\.?$";
@@ -236,7 +226,7 @@ PunktModel *punkt_load(const char *dir, Err *err)
         }
     }
     sb_release(&p);
-    if (!(m->re_word = nlpre_compile(word_pat, 0, err)) || !(m->re_period = nlpre_compile(period_pat, NLPRE_ANCHORED, err)) ||
+    if (
         !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
         !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err))) {
         punkt_free(m);
@@ -267,8 +257,6 @@ void punkt_free(PunktModel *m)
     map_free(&m->ortho);
     for (int i = 0; i < 4; i++)
         free(m->text[i]);
-    nlpre_free(m->re_word);
-    nlpre_free(m->re_period);
     nlpre_free(m->re_realign);
     nlpre_free(m->re_number);
     nlpre_free(m->re_initial);
@@ -310,7 +298,33 @@ static int is_initial(const PunktModel *m, Ctx *c, const Tok *t)
 {
     if (t->len < 2 || t->len > 5 || t->tok[t->len - 1] != '.')
         return 0;
+    if (t->len == 2 && !((unsigned char)t->tok[0] & 0x80)) { /* ASCII: [A-Za-z_] */
+        unsigned char ch = (unsigned char)t->tok[0] | 0x20;
+        return (ch >= 'a' && ch <= 'z') || t->tok[0] == '_';
+    }
     return nlpre_match(m->re_initial, t->tok, t->len, 0, c->md) > 0;
+}
+
+/* _RE_NUMERIC, ^-?[.,]?\d[\d,.\-]*\.?$, on the lower-cased token s[0..n)
+ * (never holding "\n"): by hand for ASCII (no backtracking can help: each
+ * optional part, if skipped, leaves a character the next part rejects),
+ * PCRE2 for the Unicode digits. */
+static int is_number(const PunktModel *m, Ctx *c, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] & 0x80)
+            return nlpre_match(m->re_number, s, n, 0, c->md) > 0;
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && (s[i] == '.' || s[i] == ','))
+        i++;
+    if (!(i < n && s[i] >= '0' && s[i] <= '9'))
+        return 0;
+    for (i++; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == ',' || s[i] == '.' || s[i] == '-'))
+            return 0;
+    return 1;
 }
 
 /* PunktToken.__init__: type = _RE_NUMERIC.sub("##number##", tok.lower()). */
@@ -325,7 +339,7 @@ static void add_token(const PunktModel *m, Ctx *c, const char *s, size_t n)
     sb_reset(&c->tmp);
     nlpre_lower(s, n, &c->tmp);
     t->type_off = c->types.len;
-    if (nlpre_match(m->re_number, c->tmp.buf, c->tmp.len, 0, c->md) > 0)
+    if (is_number(m, c, c->tmp.buf, c->tmp.len))
         sb_adds(&c->types, "##number##");
     else
         sb_add(&c->types, c->tmp.buf, c->tmp.len);
@@ -333,23 +347,108 @@ static void add_token(const PunktModel *m, Ctx *c, const char *s, size_t n)
     sb_addc(&c->types, '\0');
 }
 
-/* PunktBaseClass._tokenize_words: lines with non-blank content, punkt word regex findall. */
+/* ---- PunktLanguageVars.word_tokenize, by hand ----------------------------
+ *
+ * findall of  MULTICHAR | (?=WORDSTART)\S+?(?=END) | \S  on one line, where
+ *   MULTICHAR = -{2,} | \.{2,} | (?:\.\s){2,}\.
+ *   WORDSTART = [^("`{[:;&#*@)}\]\-,]
+ *   END       = \s | $ | NONWORD | MULTICHAR | ,(?=$|\s|NONWORD|MULTICHAR)
+ *   NONWORD   = [)";}\]*:@'({[?!]
+ * White space never starts a match and every non-space does (\S), so the
+ * scan skips \s and tries the alternatives in order at each other position.
+ * The lazy \S+? stops at the first position after one code point where END
+ * holds; \s and the line end satisfy END, so it never runs into white space.
+ * (The PCRE2 version of this pattern cost ~550 instructions a token.) */
+
+/* Byte classes: NONWORD, and the bytes WORDSTART excludes. */
+enum { C_NONWORD = 1, C_NOSTART = 2 };
+static const unsigned char wcls[256] = {
+    [')'] = 3, ['"'] = 3, [';'] = 3, ['}'] = 3, [']'] = 3, ['*'] = 3, [':'] = 3, ['@'] = 3, ['('] = 3, ['{'] = 3,
+    ['['] = 3, ['\''] = 1, ['?'] = 1, ['!'] = 1, ['`'] = 2, ['&'] = 2, ['#'] = 2, ['-'] = 2, [','] = 2,
+};
+
+static int is_nonword(char ch) { return wcls[(unsigned char)ch] & C_NONWORD; }
+
+/* Pairs "." + one \s code point from s[i]: their count, *after = the offset
+ * after them. */
+static size_t dot_space_pairs(const char *s, size_t n, size_t i, size_t *after)
+{
+    size_t k = 0, sl;
+    while (i + 1 < n && s[i] == '.' && (sl = nlpre_space_len(s, n, i + 1))) {
+        i += 1 + sl;
+        k++;
+    }
+    *after = i;
+    return k;
+}
+
+/* Length of a MULTICHAR match at s[j], or 0. */
+static size_t multichar_len(const char *s, size_t n, size_t j)
+{
+    if (j + 1 >= n)
+        return 0;
+    char c = s[j];
+    if ((c == '-' || c == '.') && s[j + 1] == c) {
+        size_t e = j + 2;
+        while (e < n && s[e] == c)
+            e++;
+        return e - j;
+    }
+    if (c != '.')
+        return 0;
+    size_t after, k = dot_space_pairs(s, n, j, &after);
+    if (k >= 2 && after < n && s[after] == '.')
+        return after + 1 - j;
+    if (k >= 3) { /* give back the last pair: its '.' ends the match */
+        size_t e = j;
+        for (size_t q = 0; q + 1 < k; q++)
+            e += 1 + nlpre_space_len(s, n, e + 1);
+        return e + 1 - j;
+    }
+    return 0;
+}
+
+/* END at s[j] (j <= n). */
+static int word_end(const char *s, size_t n, size_t j)
+{
+    if (j >= n || nlpre_space_len(s, n, j) || is_nonword(s[j]) || ((s[j] == '.' || s[j] == '-') && multichar_len(s, n, j)))
+        return 1;
+    if (s[j] != ',')
+        return 0;
+    j++;
+    return j >= n || nlpre_space_len(s, n, j) || is_nonword(s[j]) || ((s[j] == '.' || s[j] == '-') && multichar_len(s, n, j));
+}
+
+static size_t utf8_step(const char *s, size_t n, size_t i)
+{
+    unsigned char b = (unsigned char)s[i];
+    size_t k = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    return i + k <= n ? k : n - i;
+}
+
+/* PunktBaseClass._tokenize_words: lines with non-blank content, the word
+ * pattern's findall on each. */
 static void tokenize_words(const PunktModel *m, Ctx *c, const char *s, size_t n)
 {
     size_t i = 0;
     while (i <= n) {
         const char *nl = memchr(s + i, '\n', n - i);
         size_t e = nl ? (size_t)(nl - s) : n;
-        if (!nlpre_is_blank(s + i, e - i)) {
-            size_t pos = i;
-            while (pos < e) {
-                int rc = nlpre_match(m->re_word, s, e, pos, c->md);
-                if (rc <= 0)
-                    break;
-                size_t ms = nlpre_start(c->md, 0), me = nlpre_end(c->md, 0);
-                add_token(m, c, s + ms, me - ms);
-                pos = me > ms ? me : me + 1;
+        size_t pos = i, k;
+        while (pos < e) {
+            if ((k = nlpre_space_len(s, e, pos))) {
+                pos += k;
+                continue;
             }
+            size_t end = pos + multichar_len(s, e, pos);
+            if (end == pos) {
+                end = pos + utf8_step(s, e, pos);
+                if (!(wcls[(unsigned char)s[pos]] & C_NOSTART))
+                    while (!word_end(s, e, end))
+                        end += utf8_step(s, e, end);
+            }
+            add_token(m, c, s + pos, end - pos);
+            pos = end;
         }
         if (!nl)
             break;
@@ -489,6 +588,36 @@ typedef struct {
     size_t word;       /* start of the word before (prev_word_slice.start) */
 } Cand;
 
+/* period_context_re, [.?!](?=(NONWORD|\s+(\S+))), at s[p] (one of .?!):
+ * the NONWORD characters are not \s, so the two branches never compete; the
+ * second needs a \S after the greedy \s run (backing off cannot help) and
+ * takes the whole \S run.  Fills cur and returns 1 on a match. */
+static int period_context(const char *s, size_t n, size_t p, Cand *cur)
+{
+    size_t q = p + 1;
+    if (q >= n)
+        return 0;
+    char ch = s[q];
+    if (ch && strchr(")\";}]*:@'({[?!", ch)) {
+        *cur = (Cand){p, p + 1, q + 1, SIZE_MAX, 0};
+        return 1;
+    }
+    size_t k;
+    if (!nlpre_space_len(s, n, q))
+        return 0;
+    while (q < n && (k = nlpre_space_len(s, n, q)))
+        q += k;
+    if (q >= n)
+        return 0;
+    size_t t = q;
+    while (q < n && !nlpre_space_len(s, n, q)) {
+        unsigned char b = (unsigned char)s[q];
+        q += b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    }
+    *cur = (Cand){p, p + 1, q > n ? n : q, t, 0};
+    return 1;
+}
+
 static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
@@ -531,16 +660,12 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
         int more = 0;
         for (size_t p = pos; p < n; p++) {
             char ch = text[p];
-            if ((ch == '.' || ch == '?' || ch == '!') && nlpre_match(m->re_period, text, n, p, c.md) > 0) {
+            if ((ch == '.' || ch == '?' || ch == '!') && period_context(text, n, p, &cur)) {
                 more = 1;
                 break;
             }
         }
         if (more) {
-            cur.start = nlpre_start(c.md, 0);
-            cur.end = nlpre_end(c.md, 0);
-            cur.after_end = nlpre_end(c.md, 1);
-            cur.next_tok = nlpre_group_set(c.md, 2) ? nlpre_start(c.md, 2) : SIZE_MAX;
             size_t i = cur.start;
             size_t idx = 0; /* _get_last_whitespace_index of text[prev_slice_stop:start] */
             while (i > prev_slice_stop) {

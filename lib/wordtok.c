@@ -95,23 +95,7 @@ static int word_after(const char *s, size_t n, size_t i)
     return i < n && word_at(s, n, i);
 }
 
-static int ascii_space(unsigned char c)
-{
-    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
-}
-
-/* Byte length of the code point at s[i] if it is str.isspace(), else 0. */
-static size_t space_len(const char *s, size_t n, size_t i)
-{
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80)
-        return ascii_space(c);
-    if (c != 0xC2 && c != 0xE1 && c != 0xE2 && c != 0xE3)
-        return 0;
-    uint32_t cp;
-    size_t k = utf8_decode(s + i, n - i, &cp);
-    return k && nlpre_is_space(cp) ? k : 0;
-}
+#define space_len nlpre_space_len
 
 /* s[i..n) is all \s (so "\s*$" matches there). */
 static int blank_from(const char *s, size_t n, size_t i)
