@@ -436,6 +436,25 @@ static int is_literal(const char *w)
     return 1;
 }
 
+/* The PCRE2 form of keyword pattern k: re.search(keyword), re.search(
+ * r"\b" + word + r"\b") or re.findall(keyword), all re.IGNORECASE. */
+static void keyword_pattern(const IfevalInstruction *in, size_t k, StrBuf *out)
+{
+    StrBuf pat = SB_INIT;
+    if (in->id == IF_KEYWORDS_FREQUENCY) {
+        sb_add(&pat, in->str, in->str_len);
+    } else {
+        if (in->id == IF_KEYWORDS_FORBIDDEN)
+            sb_adds(&pat, "\\b");
+        sb_adds(&pat, in->words[k]);
+        if (in->id == IF_KEYWORDS_FORBIDDEN)
+            sb_adds(&pat, "\\b");
+    }
+    sb_reset(out);
+    pyre_translate(pat.buf ? pat.buf : "", 1, out);
+    sb_release(&pat);
+}
+
 /* Build one instruction from its kwargs object (build_description). */
 static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, const cJSON *kw,
                              size_t pos, const char *file, long line, Err *err)
@@ -551,40 +570,31 @@ static int build_instruction(IfevalScorer *s, IfevalInstruction *in, int id, con
     switch (id) {
     case IF_KEYWORDS_EXISTENCE:
     case IF_KEYWORDS_FORBIDDEN:
-        in->re = xcalloc(in->n_words ? in->n_words : 1, sizeof *in->re);
-        in->literal = 1;
-        for (size_t i = 0; i < in->n_words; i++)
-            in->literal &= is_literal(in->words[i]);
-        for (size_t i = 0; i < in->n_words && rc == 0; i++) {
-            sb_reset(&pat);
-            if (id == IF_KEYWORDS_FORBIDDEN)
-                sb_adds(&pat, "\\b");
-            sb_adds(&pat, in->words[i]);
-            if (id == IF_KEYWORDS_FORBIDDEN)
-                sb_adds(&pat, "\\b");
-            StrBuf tr = SB_INIT;
-            pyre_translate(pat.buf, 1, &tr);
-            /* literal keywords meet PCRE2 only in non-ASCII responses: the
-             * interpreter is cheaper there than JIT-compiling every word */
-            if (!(in->re[i] = re_compile_jit(s, tr.buf, PCRE2_CASELESS, !in->literal, &msg))) {
-                err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
-                        spec[0].name, id_names[id], pos, in->words[i], msg.buf);
+    case IF_KEYWORDS_FREQUENCY:
+        if (id == IF_KEYWORDS_FREQUENCY) {
+            in->str = strip_dup(sval, &in->str_len);
+            in->literal = is_literal(in->str);
+        } else {
+            in->literal = 1;
+            for (size_t i = 0; i < in->n_words; i++)
+                in->literal &= is_literal(in->words[i]);
+        }
+        in->n_re = id == IF_KEYWORDS_FREQUENCY ? 1 : in->n_words;
+        in->re = xcalloc(in->n_re ? in->n_re : 1, sizeof *in->re);
+        /* Literal keywords are searched without PCRE2 in ASCII responses;
+         * their patterns are compiled on first use by a non-ASCII one
+         * (keyword_re).  The others are compiled and checked now. */
+        for (size_t i = 0; i < in->n_re && !in->literal && rc == 0; i++) {
+            keyword_pattern(in, i, &pat);
+            if (!(in->re[i] = re_compile(s, pat.buf, PCRE2_CASELESS, &msg))) {
+                if (id == IF_KEYWORDS_FREQUENCY)
+                    err_set(err, file, line, "kwarg \"keyword\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
+                            id_names[id], pos, in->str, msg.buf);
+                else
+                    err_set(err, file, line, "kwarg \"%s\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
+                            spec[0].name, id_names[id], pos, in->words[i], msg.buf);
                 rc = -1;
             }
-            in->n_re = i + 1;
-            sb_release(&tr);
-        }
-        break;
-    case IF_KEYWORDS_FREQUENCY:
-        in->str = strip_dup(sval, &in->str_len);
-        in->literal = is_literal(in->str);
-        pyre_translate(in->str, 1, &pat);
-        in->re = xcalloc(1, sizeof *in->re);
-        in->n_re = 1;
-        if (!(in->re[0] = re_compile_jit(s, pat.buf, PCRE2_CASELESS, !in->literal, &msg))) {
-            err_set(err, file, line, "kwarg \"keyword\" of \"%s\" (kwargs[%zu]): bad regex \"%s\": %s",
-                    id_names[id], pos, in->str, msg.buf);
-            rc = -1;
         }
         break;
     case IF_KEYWORDS_LETTER_FREQUENCY: {
@@ -1160,6 +1170,50 @@ static long ascii_words(const char *v, size_t n)
     return c;
 }
 
+/* Keyword pattern k of a literal instruction, compiled on first use (by any
+ * thread: the first compiled copy is published, others are freed); NULL
+ * only if PCRE2 fails, which a literal pattern cannot make it do. */
+static pcre2_code *keyword_re(IfevalScorer *s, const IfevalInstruction *in, size_t k)
+{
+    pcre2_code *c = __atomic_load_n((pcre2_code **)&in->re[k], __ATOMIC_ACQUIRE);
+    if (c)
+        return c;
+    StrBuf pat = SB_INIT, msg = SB_INIT;
+    keyword_pattern(in, k, &pat);
+    c = re_compile_jit(s, pat.buf, PCRE2_CASELESS, 0, &msg);
+    sb_release(&pat);
+    sb_release(&msg);
+    pcre2_code *seen = NULL;
+    if (c && !__atomic_compare_exchange_n((pcre2_code **)&in->re[k], &seen, c, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE)) {
+        pcre2_code_free(c);
+        c = seen;
+    }
+    if (!c)
+        s->limit_hit = 1; /* counted as not followed, with a reason */
+    return c;
+}
+
+static int kw_search(IfevalScorer *s, const IfevalInstruction *in, size_t k, const char *v, size_t n)
+{
+    if (!in->literal)
+        return re_search(s, in->re[k], v, n);
+    if (s->ascii)
+        return lit_next(v, n, in->words[k], strlen(in->words[k]), 0, in->id == IF_KEYWORDS_FORBIDDEN) >= 0;
+    pcre2_code *re = keyword_re(s, in, k);
+    return re ? re_search(s, re, v, n) : 0;
+}
+
+static long kw_count(IfevalScorer *s, const IfevalInstruction *in, const char *v, size_t n)
+{
+    if (!in->literal)
+        return re_count(s, in->re[0], v, n);
+    if (s->ascii)
+        return lit_count(v, n, in->str, in->str_len);
+    pcre2_code *re = keyword_re(s, in, 0);
+    return re ? re_count(s, re, v, n) : 0;
+}
+
 static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const char *v, size_t n,
                      StrBuf *why)
 {
@@ -1167,14 +1221,13 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     switch (in->id) {
     case IF_KEYWORDS_EXISTENCE:
         for (size_t k = 0; k < in->n_words; k++)
-            if (s->ascii && in->literal ? lit_next(v, n, in->words[k], strlen(in->words[k]), 0, 0) < 0
-                                        : !re_search(s, in->re[k], v, n)) {
+            if (!kw_search(s, in, k, v, n)) {
                 WHY("keyword \"%s\" not found", in->words[k]);
                 return 0;
             }
         return 1;
     case IF_KEYWORDS_FREQUENCY: {
-        long c = s->ascii && in->literal ? lit_count(v, n, in->str, in->str_len) : re_count(s, in->re[0], v, n);
+        long c = kw_count(s, in, v, n);
         if (compare(c, in->num, in->less_than))
             return 1;
         WHY("found %ld occurrences of \"%s\", need %s %ld", c, in->str, rel_text(in->less_than), in->num);
@@ -1182,8 +1235,7 @@ static int check_one(IfevalScorer *s, const IfevalPrompt *p, size_t i, const cha
     }
     case IF_KEYWORDS_FORBIDDEN:
         for (size_t k = 0; k < in->n_words; k++)
-            if (s->ascii && in->literal ? lit_next(v, n, in->words[k], strlen(in->words[k]), 0, 1) >= 0
-                                        : re_search(s, in->re[k], v, n)) {
+            if (kw_search(s, in, k, v, n)) {
                 WHY("found forbidden word \"%s\"", in->words[k]);
                 return 0;
             }
