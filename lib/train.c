@@ -19,6 +19,13 @@
  *     which lib/attention recomputes from the saved log-sum-exps.
  *   - Reductions over rows (norm weights, embedding) loop over columns in
  *     parallel and rows serially, so no sum depends on the thread count.
+ *   - Elementwise work is fused where that saves a pass over memory or an
+ *     OpenMP barrier: each residual add goes into the RMSNorm that follows
+ *     it, q and k are rotated in one region, and an activation gradient's
+ *     first write is its sgemm (beta 0) instead of a memset and beta 1.
+ *     Each row stays one thread's and no sum changes order, so the result
+ *     is bit-identical to the unfused passes.  Measured (perf, mid, 1
+ *     thread): those functions 305 -> 247 ms per step, of a ~7 s step.
  */
 #include "train.h"
 
@@ -254,18 +261,30 @@ void train_release(Train *t)
 /* ---------------------------------------------------------------------------
  * Layers.  Each backward accumulates (+=) into its parameter gradients. */
 
-/* out (N, D) = x · rstd · w; rstd (N) saved */
-static void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps)
+/* out (N, D) = x · rstd · w; rstd (N) saved.  With res non-NULL, x += res
+ * first: the residual add that precedes every norm of the forward, fused
+ * into the norm's row loop (one pass over x and one barrier less).  The
+ * sum of squares stays a serial loop, so the result is bit-identical to a
+ * separate add and norm. */
+static void rmsnorm_forward(float *out, float *rstd, float *x, const float *res, const float *w, int N, int D,
+                            float eps)
 {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
-        const float *xr = x + (size_t)r * D;
+        float *xr = x + (size_t)r * D;
         float *o = out + (size_t)r * D;
+        if (res) {
+            const float *rr = res + (size_t)r * D;
+#pragma omp simd
+            for (int c = 0; c < D; c++)
+                xr[c] += rr[c];
+        }
         float ss = 0.0f;
         for (int c = 0; c < D; c++)
             ss += xr[c] * xr[c];
         float rs = 1.0f / sqrtf(ss / (float)D + eps);
         rstd[r] = rs;
+#pragma omp simd
         for (int c = 0; c < D; c++)
             o[c] = xr[c] * rs * w[c];
     }
@@ -287,6 +306,7 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
         for (int c = 0; c < D; c++)
             dot += dy[c] * w[c] * xr[c];
         float k = rs * rs * rs * dot / (float)D;
+#pragma omp simd
         for (int c = 0; c < D; c++)
             d[c] += rs * dy[c] * w[c] - k * xr[c];
     }
@@ -300,6 +320,7 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
         for (int r = 0; r < N; r++) {
             const float *dy = dout + (size_t)r * D, *xr = x + (size_t)r * D;
             float rs = rstd[r];
+#pragma omp simd
             for (int c = c0; c < c1; c++)
                 s[c - c0] += dy[c] * xr[c] * rs;
         }
@@ -308,22 +329,35 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
     }
 }
 
-/* In-place RoPE on x (N, nh*HD) at positions pos (N); dir -1 is the backward
- * (the inverse rotation). */
-static void rope_apply(float *x, const int *pos, int N, int nh, int hd, const float *cosb, const float *sinb, int dir)
+/* RoPE (rotate_half) of one row of nh heads in place; dir -1 is the
+ * backward (the inverse rotation). */
+static inline void rope_row(float *x, const float *cs, const float *sn, int nh, int hd, int dir)
+{
+    int half = hd / 2;
+    for (int h = 0; h < nh; h++) {
+        float *v = x + (size_t)h * hd;
+#pragma omp simd
+        for (int i = 0; i < half; i++) {
+            float a = v[i], b = v[i + half], c = cs[i], s = dir > 0 ? sn[i] : -sn[i];
+            v[i] = a * c - b * s;
+            v[i + half] = b * c + a * s;
+        }
+    }
+}
+
+/* RoPE on rows rq0 .. N-1 of q (N, nq*HD) and on every row of k (N, nk*HD)
+ * at positions pos (N), in one parallel region: each row is one thread's,
+ * and the row's cos/sin entries are read once for both. */
+static void rope_qk(float *q, float *k, const int *pos, int rq0, int N, int nq, int nk, int hd, const float *cosb,
+                    const float *sinb, int dir)
 {
     int half = hd / 2;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
         const float *cs = cosb + (size_t)pos[r] * half, *sn = sinb + (size_t)pos[r] * half;
-        for (int h = 0; h < nh; h++) {
-            float *v = x + (size_t)r * nh * hd + (size_t)h * hd;
-            for (int i = 0; i < half; i++) {
-                float a = v[i], b = v[i + half], c = cs[i], s = dir > 0 ? sn[i] : -sn[i];
-                v[i] = a * c - b * s;
-                v[i + half] = b * c + a * s;
-            }
-        }
+        if (r >= rq0)
+            rope_row(q + (size_t)r * nq * hd, cs, sn, nq, hd, dir);
+        rope_row(k + (size_t)r * nk * hd, cs, sn, nk, hd, dir);
     }
 }
 
@@ -348,9 +382,19 @@ static void swiglu_backward(float *dg, float *du, const float *dh, const float *
 
 static void add_inplace(float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
         a[i] += b[i];
+}
+
+/* dinp (T, K) = dout (T, N) · w (N, K), overwriting dinp (its zeroing folded
+ * into the product: beta 0, where a memset and beta 1 wrote it twice),
+ * and dw, dbias += as matmul_backward.  Bit-identical to the memset form. */
+static void linear_backward_first(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                                  const float *w, int T, int K, int N)
+{
+    matmul_gemm(0, 0, T, K, N, 1.0f, dout, N, w, K, 0.0f, dinp, K);
+    matmul_backward(NULL, dw, dbias, dout, inp, w, T, K, N);
 }
 
 /* ---------------------------------------------------------------------------
@@ -414,32 +458,36 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
         memcpy(t->resid + (size_t)r * D, w->embed + (size_t)t->ids[r] * D, sizeof(float) * D);
 
     /* ---- forward through the layers ---- */
+    /* layer 0's attention norm; every later one is fused with the residual
+     * add that ends the layer before it */
+    rmsnorm_forward(t->xn, t->rstd, t->resid, NULL, w->attn_norm, T, D, c->norm_eps);
     for (int l = 0; l < L; l++) {
         int last = l == L - 1, r0 = last ? Tin : 0, Nq = T - r0;
         float *x = t->resid + l * Tm * D, *xo = t->resid + (l + 1) * Tm * D;
-        float *xn = t->xn + l * Tm * D, *rstd = t->rstd + l * Tm, *q = t->q + l * Tm * QD;
+        float *xn = t->xn + l * Tm * D, *q = t->q + l * Tm * QD;
         float *k = t->k + l * Tm * KD, *v = t->v + l * Tm * KD, *att = t->att + l * Tm * QD;
         float *st = t->stats + l * (size_t)NH * t->nstats_max;
         float *x2 = t->x2 + l * Tm * D, *xn2 = t->xn2 + l * Tm * D, *rstd2 = t->rstd2 + l * Tm;
         float *g = t->gate + l * Tm * F, *u = t->up + l * Tm * F, *hh = t->hh + l * Tm * F;
         size_t lq = (size_t)l * QD, lk = (size_t)l * KD;
-        rmsnorm_forward(xn, rstd, x, w->attn_norm + (size_t)l * D, T, D, c->norm_eps);
         matmul_forward(q + (size_t)r0 * QD, xn + (size_t)r0 * D, w->wq + lq * D, w->bq ? w->bq + lq : NULL, Nq, D,
                        QD);
         matmul_forward(k, xn, w->wk + lk * D, w->bk ? w->bk + lk : NULL, T, D, KD);
         matmul_forward(v, xn, w->wv + lk * D, w->bv ? w->bv + lk : NULL, T, D, KD);
-        rope_apply(q + (size_t)r0 * QD, t->pos + r0, Nq, NH, HD, t->rope_cos, t->rope_sin, 1);
-        rope_apply(k, t->pos, T, KVH, HD, t->rope_cos, t->rope_sin, 1);
+        rope_qk(q, k, t->pos, r0, T, NH, KVH, HD, t->rope_cos, t->rope_sin, 1);
         attn_forward(att, st, q, k, v, &ab, last, t->scratch);
         matmul_forward(x2 + (size_t)r0 * D, att + (size_t)r0 * QD, w->wo + lq * D, NULL, Nq, QD, D);
-        add_inplace(x2 + (size_t)r0 * D, x + (size_t)r0 * D, (size_t)Nq * D);
-        rmsnorm_forward(xn2 + (size_t)r0 * D, rstd2 + r0, x2 + (size_t)r0 * D, w->ffn_norm + (size_t)l * D, Nq, D,
-                        c->norm_eps);
+        rmsnorm_forward(xn2 + (size_t)r0 * D, rstd2 + r0, x2 + (size_t)r0 * D, x + (size_t)r0 * D,
+                        w->ffn_norm + (size_t)l * D, Nq, D, c->norm_eps);
         matmul_forward(g + (size_t)r0 * F, xn2 + (size_t)r0 * D, w->w_gate + (size_t)l * F * D, NULL, Nq, D, F);
         matmul_forward(u + (size_t)r0 * F, xn2 + (size_t)r0 * D, w->w_up + (size_t)l * F * D, NULL, Nq, D, F);
         swiglu_forward(hh + (size_t)r0 * F, g + (size_t)r0 * F, u + (size_t)r0 * F, (size_t)Nq * F);
         matmul_forward(xo + (size_t)r0 * D, hh + (size_t)r0 * F, w->w_down + (size_t)l * D * F, NULL, Nq, F, D);
-        add_inplace(xo + (size_t)r0 * D, x2 + (size_t)r0 * D, (size_t)Nq * D);
+        if (!last)
+            rmsnorm_forward(t->xn + (l + 1) * Tm * D, t->rstd + (l + 1) * Tm, xo, x2, w->attn_norm + (size_t)(l + 1) * D,
+                            T, D, c->norm_eps);
+        else
+            add_inplace(xo + (size_t)r0 * D, x2 + (size_t)r0 * D, (size_t)Nq * D);
     }
 
     /* ---- head on supervised rows, chunked, backward fused ---- */
@@ -451,7 +499,7 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
         int nc = nsup - c0 < t->head_chunk ? nsup - c0 : t->head_chunk;
         for (int i = 0; i < nc; i++)
             memcpy(t->hx + (size_t)i * D, xl + (size_t)t->sup_row[c0 + i] * D, sizeof(float) * D);
-        rmsnorm_forward(t->hxn, t->hrstd, t->hx, w->final_norm, nc, D, c->norm_eps);
+        rmsnorm_forward(t->hxn, t->hrstd, t->hx, NULL, w->final_norm, nc, D, c->norm_eps);
         matmul_forward(t->hlogits, t->hxn, w->lm_head, NULL, nc, D, V);
         float inv = (float)(1.0 / norm);
 #pragma omp parallel for schedule(static)
@@ -478,8 +526,7 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
             loss += t->hloss[i];
         if (!dw)
             continue;
-        memset(t->hdx, 0, sizeof(float) * (size_t)nc * D);
-        matmul_backward(t->hdx, dw->lm_head, NULL, t->hlogits, t->hxn, w->lm_head, nc, D, V);
+        linear_backward_first(t->hdx, dw->lm_head, NULL, t->hlogits, t->hxn, w->lm_head, nc, D, V);
         rmsnorm_backward(t->dx, dw->final_norm, t->hdx, t->hx, t->hrstd, w->final_norm, nc, D, t->sup_row + c0);
     }
     *nsup_out = nsup;
@@ -498,29 +545,27 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
         size_t lq = (size_t)l * QD, lk = (size_t)l * KD;
         float *dxr = t->dx + (size_t)r0 * D;
         /* MLP: xo = x2 + hh · w_downᵀ */
-        memset(t->dh, 0, sizeof(float) * (size_t)Nq * F);
-        matmul_backward(t->dh, dw->w_down + (size_t)l * D * F, NULL, dxr, hh + (size_t)r0 * F,
+        linear_backward_first(t->dh, dw->w_down + (size_t)l * D * F, NULL, dxr, hh + (size_t)r0 * F,
                         w->w_down + (size_t)l * D * F, Nq, F, D);
         swiglu_backward(t->dgate, t->dup, t->dh, g + (size_t)r0 * F, u + (size_t)r0 * F, (size_t)Nq * F);
-        memset(t->dxn, 0, sizeof(float) * (size_t)Nq * D);
-        matmul_backward(t->dxn, dw->w_gate + (size_t)l * F * D, NULL, t->dgate, xn2 + (size_t)r0 * D,
+        linear_backward_first(t->dxn, dw->w_gate + (size_t)l * F * D, NULL, t->dgate, xn2 + (size_t)r0 * D,
                         w->w_gate + (size_t)l * F * D, Nq, D, F);
         matmul_backward(t->dxn, dw->w_up + (size_t)l * F * D, NULL, t->dup, xn2 + (size_t)r0 * D,
                         w->w_up + (size_t)l * F * D, Nq, D, F);
         rmsnorm_backward(dxr, dw->ffn_norm + (size_t)l * D, t->dxn, x2 + (size_t)r0 * D, rstd2 + r0,
                          w->ffn_norm + (size_t)l * D, Nq, D, NULL);
         /* attention: x2 = x + att · woᵀ */
-        memset(t->datt, 0, sizeof(float) * (size_t)T * QD);
-        matmul_backward(t->datt + (size_t)r0 * QD, dw->wo + lq * D, NULL, dxr, att + (size_t)r0 * QD, w->wo + lq * D,
+        /* the inputs' rows of the last layer get no gradient from o_proj */
+        memset(t->datt, 0, sizeof(float) * (size_t)r0 * QD);
+        linear_backward_first(t->datt + (size_t)r0 * QD, dw->wo + lq * D, NULL, dxr, att + (size_t)r0 * QD, w->wo + lq * D,
                         Nq, QD, D);
         memset(t->dq, 0, sizeof(float) * (size_t)T * QD);
         memset(t->dk, 0, sizeof(float) * (size_t)T * KD);
         memset(t->dv, 0, sizeof(float) * (size_t)T * KD);
         attn_backward(t->dq, t->dk, t->dv, t->datt, q, k, v, st, &ab, last, t->scratch);
-        rope_apply(t->dq + (size_t)r0 * QD, t->pos + r0, Nq, NH, HD, t->rope_cos, t->rope_sin, -1);
-        rope_apply(t->dk, t->pos, T, KVH, HD, t->rope_cos, t->rope_sin, -1);
-        memset(t->dxn, 0, sizeof(float) * (size_t)T * D);
-        matmul_backward(t->dxn + (size_t)r0 * D, dw->wq + lq * D, dw->bq ? dw->bq + lq : NULL, t->dq + (size_t)r0 * QD,
+        rope_qk(t->dq, t->dk, t->pos, r0, T, NH, KVH, HD, t->rope_cos, t->rope_sin, -1);
+        memset(t->dxn, 0, sizeof(float) * (size_t)r0 * D);
+        linear_backward_first(t->dxn + (size_t)r0 * D, dw->wq + lq * D, dw->bq ? dw->bq + lq : NULL, t->dq + (size_t)r0 * QD,
                         xn + (size_t)r0 * D, w->wq + lq * D, Nq, D, QD);
         matmul_backward(t->dxn, dw->wk + lk * D, dw->bk ? dw->bk + lk : NULL, t->dk, xn, w->wk + lk * D, T, D, KD);
         matmul_backward(t->dxn, dw->wv + lk * D, dw->bv ? dw->bv + lk : NULL, t->dv, xn, w->wv + lk * D, T, D, KD);
