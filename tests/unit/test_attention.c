@@ -237,88 +237,114 @@ static void fast_exp(void)
     CHECK(mono, "fast exp is monotone on [-20, 0] in steps of 1e-3");
 }
 
-/* A 300-row output spans several of attention.c's 128-row blocks of the
- * causal output block: forward against the definition, and dQ/dK/dV against
- * finite differences at entries spread over the rows (block edges
- * included). */
-enum { LIN0 = 5, LIN1 = 7, LOUT = 300, TL = LIN0 + LIN1 + LOUT };
+/* Long blocks span several of attention.c's row blocks (64 query rows; the
+ * output block is causal, and so is each input's own attention): forward
+ * against the definition, and dQ/dK/dV against finite differences at
+ * entries spread over the rows, either side of every block edge.  Case 0: two
+ * short inputs and a 300-row output; case 1: inputs of 150 and 70 rows (three
+ * and two blocks) and a 140-row output. */
+typedef struct {
+    int n, len[2], out;
+} LongCase;
+
+static const LongCase long_cases[] = {{2, {5, 7}, 300}, {2, {150, 70}, 140}};
 
 static double long_loss(const double *q, const double *k, const double *v, const AttnSample *s, int variant,
-                        const double *R, double *out)
+                        const double *R, double *out, int tl)
 {
-    memset(out, 0, sizeof(double) * TL * QD);
+    memset(out, 0, sizeof(double) * (size_t)tl * QD);
     attn_forward_naive(out, q, k, v, s, variant, NH, KVH, HD);
     double l = 0;
-    for (int i = 0; i < TL * QD; i++)
+    for (int i = 0; i < tl * QD; i++)
         l += out[i] * R[i];
     return l;
 }
 
-static void long_output(int variant)
+/* rows either side of each 64-row edge of a block starting at r0, length t */
+static int edge_rows(int *rows, int nr, int r0, int t)
 {
-    AttnSample s = {.n = 2, .in_len = {LIN0, LIN1}, .in_row = 0, .out_row = LIN0 + LIN1, .out_len = LOUT};
+    rows[nr++] = r0;
+    for (int e = 64; e < t; e += 64) {
+        rows[nr++] = r0 + e - 1;
+        rows[nr++] = r0 + e;
+    }
+    rows[nr++] = r0 + t - 1;
+    return nr;
+}
+
+static void long_blocks(int variant, const LongCase *lc)
+{
+    int tl = lc->len[0] + lc->len[1] + lc->out;
+    AttnSample s = {.n = lc->n, .in_len = {lc->len[0], lc->len[1]}, .in_row = 0,
+                    .out_row = lc->len[0] + lc->len[1], .out_len = lc->out};
     static const float wts[2] = {0.6f, 0.4f};
     attn_sample_weights(&s, variant, wts);
     AttnBatch b = {.nh = NH, .kvh = KVH, .hd = HD, .ns = 1, .s = &s};
     attn_batch_finish(&b);
     Rng g;
-    rng_seed(&g, 7 + (uint64_t)variant);
-    double *qd = xmalloc(sizeof(double) * TL * QD), *kd = xmalloc(sizeof(double) * TL * KD);
-    double *vd = xmalloc(sizeof(double) * TL * KD), *R = xmalloc(sizeof(double) * TL * QD);
-    double *od = xmalloc(sizeof(double) * TL * QD);
-    float *q = xmalloc(sizeof(float) * TL * QD), *k = xmalloc(sizeof(float) * TL * KD);
-    float *v = xmalloc(sizeof(float) * TL * KD), *Rf = xmalloc(sizeof(float) * TL * QD);
-    float *out = xcalloc(TL * QD, sizeof(float)), *stats = xmalloc(sizeof(float) * NH * b.nstats);
-    float *dq = xcalloc(TL * QD, sizeof(float)), *dk = xcalloc(TL * KD, sizeof(float));
-    float *dv = xcalloc(TL * KD, sizeof(float));
-    fill(&g, qd, q, TL * QD, 1.0);
-    fill(&g, kd, k, TL * KD, 1.0);
-    fill(&g, vd, v, TL * KD, 1.0);
-    fill(&g, R, Rf, TL * QD, 1.0);
+    rng_seed(&g, 7 + (uint64_t)variant + 100 * (uint64_t)lc->len[0]);
+    double *qd = xmalloc(sizeof(double) * tl * QD), *kd = xmalloc(sizeof(double) * tl * KD);
+    double *vd = xmalloc(sizeof(double) * tl * KD), *R = xmalloc(sizeof(double) * tl * QD);
+    double *od = xmalloc(sizeof(double) * tl * QD);
+    float *q = xmalloc(sizeof(float) * tl * QD), *k = xmalloc(sizeof(float) * tl * KD);
+    float *v = xmalloc(sizeof(float) * tl * KD), *Rf = xmalloc(sizeof(float) * tl * QD);
+    float *out = xcalloc((size_t)tl * QD, sizeof(float)), *stats = xmalloc(sizeof(float) * NH * b.nstats);
+    float *dq = xcalloc((size_t)tl * QD, sizeof(float)), *dk = xcalloc((size_t)tl * KD, sizeof(float));
+    float *dv = xcalloc((size_t)tl * KD, sizeof(float));
+    fill(&g, qd, q, (size_t)tl * QD, 1.0);
+    fill(&g, kd, k, (size_t)tl * KD, 1.0);
+    fill(&g, vd, v, (size_t)tl * KD, 1.0);
+    fill(&g, R, Rf, (size_t)tl * QD, 1.0);
     int nth = 1;
 #ifdef _OPENMP
     nth = omp_get_max_threads();
 #endif
     float *scratch = xmalloc(sizeof(float) * attn_scratch_floats(b.max_rows, b.max_keys, b.max_n, nth));
     attn_forward(out, stats, q, k, v, &b, 0, scratch);
-    long_loss(qd, kd, vd, &s, variant, R, od);
+    long_loss(qd, kd, vd, &s, variant, R, od, tl);
     double md = 0;
-    for (int i = 0; i < TL * QD; i++)
+    for (int i = 0; i < tl * QD; i++)
         md = fmax(md, fabs(out[i] - od[i]));
-    CHECK(md < 1e-5, "%s: a 300-row output (3 row blocks) equals the definition (max diff %.2g)",
-          attn_variant_name(variant), md);
+    CHECK(md < 1e-5, "%s: inputs of %d and %d rows and a %d-row output (several row blocks) equal the definition "
+          "(max diff %.2g)", attn_variant_name(variant), lc->len[0], lc->len[1], lc->out, md);
     attn_backward(dq, dk, dv, Rf, q, k, v, stats, &b, 0, scratch);
-    /* rows: inputs, first output row, either side of each block edge, last */
-    static const int rows[] = {2, 9, 12, 12 + 127, 12 + 128, 12 + 255, 12 + 256, 12 + 200, TL - 1};
+    int rows[64], nr = 0;
+    nr = edge_rows(rows, nr, 0, lc->len[0]);
+    nr = edge_rows(rows, nr, lc->len[0], lc->len[1]);
+    nr = edge_rows(rows, nr, s.out_row, lc->out);
     double worst = 0, ref = 0, eps = 1e-5;
+    int nchk = 0;
     for (int which = 0; which < 3; which++)
-        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++)
-            for (int col = 0; col < 3; col++) {
+        for (int ri = 0; ri < nr; ri++)
+            for (int col = 0; col < 2; col++, nchk++) {
                 int W = which == 0 ? QD : KD;
                 size_t i = (size_t)rows[ri] * W + (size_t)(col * 7 + ri) % W;
                 double *x = which == 0 ? qd : which == 1 ? kd : vd;
                 const float *gr = which == 0 ? dq : which == 1 ? dk : dv;
                 double keep = x[i];
                 x[i] = keep + eps;
-                double lp = long_loss(qd, kd, vd, &s, variant, R, od);
+                double lp = long_loss(qd, kd, vd, &s, variant, R, od, tl);
                 x[i] = keep - eps;
-                double lm = long_loss(qd, kd, vd, &s, variant, R, od);
+                double lm = long_loss(qd, kd, vd, &s, variant, R, od, tl);
                 x[i] = keep;
                 double fd = (lp - lm) / (2 * eps);
                 worst = fmax(worst, fabs(fd - gr[i]));
                 ref = fmax(ref, fabs(fd));
             }
     CHECK(ref > 0 && worst < 1e-4 * fmax(1, ref),
-          "%s: dQ, dK, dV of a 300-row output match finite differences at 81 entries around the row blocks' edges "
-          "(max diff %.2g)", attn_variant_name(variant), worst);
+          "%s: dQ, dK, dV with inputs of %d and %d rows and a %d-row output match finite differences at %d entries "
+          "either side of every row-block edge (max diff %.2g)", attn_variant_name(variant), lc->len[0], lc->len[1],
+          lc->out, nchk, worst);
     free(qd), free(kd), free(vd), free(R), free(od), free(q), free(k), free(v), free(Rf), free(out), free(stats);
     free(dq), free(dk), free(dv), free(scratch);
 }
 
 int main(void)
 {
-    long_output(ATTN_MISO);
-    long_output(ATTN_FID);
+    for (size_t c = 0; c < sizeof long_cases / sizeof long_cases[0]; c++) {
+        long_blocks(ATTN_MISO, &long_cases[c]);
+        long_blocks(ATTN_FID, &long_cases[c]);
+    }
     fast_exp();
     CHECK(attn_variant_parse("miso-fid") == ATTN_FID && attn_variant_parse("bogus") == -1,
           "parses variant names and rejects unknown ones");
