@@ -6,10 +6,17 @@
 #include "nlpre.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { M_ABBREV, M_COLLOC, M_STARTERS, M_ORTHO };
 
 /* Ortho context flags (punkt.py _ORTHO_*). */
 enum {
@@ -23,56 +30,69 @@ enum {
     ORTHO_LC = ORTHO_BEG_LC | ORTHO_MID_LC | ORTHO_UNK_LC,
 };
 
-/* A string set / map: open addressing, FNV-1a. */
+/* A string set / map: open addressing, sized once before filling (the
+ * parameter files' line counts bound the entries) so it never rehashes.
+ * Keys are (offset, length) into a pool: the parameter file text when parsed,
+ * the table's key bytes when mapped (see "precompiled table" below), so both
+ * ways share one layout. */
 typedef struct {
-    char **keys;
-    size_t *lens;
-    int *vals;
-    size_t cap, n;
+    uint32_t off1; /* key offset in the pool + 1; 0 = empty slot */
+    uint32_t len;
+    int32_t val;
+} Slot;
+
+typedef struct {
+    Slot *slot;       /* owned unless the model is mapped */
+    const char *pool; /* borrowed: PunktModel.text[] or the mapping */
+    size_t cap, n;    /* cap a power of two, n < cap */
+    size_t npool;
 } StrMap;
 
-static uint64_t fnv(const char *s, size_t n)
+/* Key hash, eight bytes a step (the keys are short: ortho-context types
+ * average 8 bytes); any mixing will do, lookups use the same function. */
+static uint64_t key_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    h ^= h >> 32;
+    return h * 0xc4ceb9fe1a85ec53ULL;
 }
 
-static void map_put(StrMap *m, const char *k, size_t kn, int v)
+/* Room for up to nmax keys. */
+static void map_reserve(StrMap *m, size_t nmax)
 {
-    if ((m->n + 1) * 2 > m->cap) {
-        StrMap g = {0};
-        g.cap = m->cap ? m->cap * 2 : 64;
-        g.keys = xcalloc(g.cap, sizeof *g.keys);
-        g.lens = xcalloc(g.cap, sizeof *g.lens);
-        g.vals = xcalloc(g.cap, sizeof *g.vals);
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) {
-                size_t j = fnv(m->keys[i], m->lens[i]) & (g.cap - 1);
-                while (g.keys[j])
-                    j = (j + 1) & (g.cap - 1);
-                g.keys[j] = m->keys[i];
-                g.lens[j] = m->lens[i];
-                g.vals[j] = m->vals[i];
-            }
-        g.n = m->n;
-        free(m->keys);
-        free(m->lens);
-        free(m->vals);
-        *m = g;
-    }
-    size_t j = fnv(k, kn) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->lens[j] == kn && !memcmp(m->keys[j], k, kn)) {
-            m->vals[j] = v;
+    size_t cap = 16;
+    while (cap < nmax + nmax / 2 + 1) /* load <= 2/3 */
+        cap *= 2;
+    m->slot = xcalloc(cap, sizeof *m->slot);
+    m->cap = cap;
+    m->n = 0;
+}
+
+/* Insert or overwrite (the last line of a key wins, as a Python dict fills);
+ * h = key_hash(k, kn); the map must have room (map_reserve). */
+static void map_put(StrMap *m, const char *k, size_t kn, uint64_t h, int v)
+{
+    size_t j = h & (m->cap - 1);
+    while (m->slot[j].off1) {
+        if (m->slot[j].len == kn && !memcmp(m->pool + m->slot[j].off1 - 1, k, kn)) {
+            m->slot[j].val = v;
             return;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    m->keys[j] = (char *)k; /* borrowed: points into PunktModel.text */
-    m->lens[j] = kn;
-    m->vals[j] = v;
+    m->slot[j] = (Slot){(uint32_t)(k - m->pool) + 1, (uint32_t)kn, v};
     m->n++;
 }
 
@@ -81,25 +101,26 @@ static int map_get(const StrMap *m, const char *k, size_t kn)
 {
     if (!m->cap)
         return -1;
-    size_t j = fnv(k, kn) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->lens[j] == kn && !memcmp(m->keys[j], k, kn))
-            return m->vals[j];
+    size_t j = (size_t)key_hash(k, kn) & (m->cap - 1);
+    /* at most cap probes, and keys inside the pool: a mapped table is only
+     * checked for its overall shape when loaded */
+    for (size_t probes = 0; probes < m->cap && m->slot[j].off1; probes++) {
+        const Slot *sl = &m->slot[j];
+        if (sl->len == kn && sl->off1 - 1 <= m->npool && kn <= m->npool - (sl->off1 - 1) &&
+            !memcmp(m->pool + sl->off1 - 1, k, kn))
+            return sl->val;
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
 }
 
-static void map_free(StrMap *m)
-{
-    free(m->keys);
-    free(m->lens);
-    free(m->vals);
-}
+
 
 struct PunktModel {
-    StrMap abbrev, colloc, starters, ortho; /* keys point into text[] */
-    char *text[4];        /* the four parameter files, read whole */
+    StrMap map[4];        /* abbrev, colloc, starters, ortho (M_* order) */
+    char *text[4];        /* the four parameter files, read whole (parsed model) */
+    void *mapped;         /* the mmap'd table (mapped model), else NULL */
+    size_t mapped_len;
     NlpRegex *re_realign; /* PunktLanguageVars.re_boundary_realignment */
     NlpRegex *re_number;  /* PunktToken._RE_NUMERIC */
     NlpRegex *re_initial; /* PunktToken._RE_INITIAL */
@@ -109,11 +130,22 @@ static const char *const realign_pat = "[\"')\\]}]+?(?:" NLPRE_S "+|(?=--)|$)";
 static const char *const initial_pat = "[\\p{L}\\p{Nl}\\p{No}_]\\.$";
 static const char *const number_pat = "^-?[.,]?\\p{Nd}[\\p{Nd},.\\-]*\\.?$";
 
-/* Read a text file whole (kept in *keep: the maps' keys point into it, one
- * allocation per file instead of one per entry -- 20,366 ortho-context lines
- * made the load 17 M instructions) and call fn for each line (without "\n"). */
-static int read_lines(const char *path, Err *err, int (*fn)(PunktModel *, const char *, size_t, const char *, long, Err *),
-                      PunktModel *m, char **keep)
+/* Lines in t[0..n) (a last line without "\n" counts). */
+static size_t count_lines(const char *t, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += t[i] == '\n';
+    return k + (n > 0 && t[n - 1] != '\n');
+}
+
+typedef int (*LineFn)(PunktModel *, StrMap *, const char *, size_t, const char *, long, Err *);
+
+/* Read a text file whole (kept in *keep: the map's keys point into it, one
+ * allocation per file instead of one per entry), size map for its lines and
+ * call fn for each line (without "\n").  The UTF-8 check runs once over the
+ * whole file (per line only to name the bad line). */
+static int read_lines(const char *path, Err *err, LineFn fn, PunktModel *m, StrMap *map, char **keep)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -121,10 +153,17 @@ static int read_lines(const char *path, Err *err, int (*fn)(PunktModel *, const 
         return -1;
     }
     StrBuf t = SB_INIT;
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_add(&t, buf, got);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+        sb_grow(&t, (size_t)st.st_size);
+    for (;;) {
+        if (t.cap - t.len <= 1)
+            sb_grow(&t, 65536);
+        size_t got = fread(t.buf + t.len, 1, t.cap - t.len - 1, f);
+        if (!got)
+            break;
+        t.len += got;
+    }
     if (ferror(f)) {
         err_set(err, path, 0, "read error: %s", strerror(errno));
         fclose(f);
@@ -132,70 +171,78 @@ static int read_lines(const char *path, Err *err, int (*fn)(PunktModel *, const 
         return -1;
     }
     fclose(f);
-    *keep = t.buf ? t.buf : xstrdup("");
+    t.buf[t.len] = 0;
+    *keep = t.buf;
     const char *s = *keep, *end = s + t.len;
+    map->pool = s;
+    map->npool = t.len;
+    int valid = nlpre_utf8_valid(s, t.len);
+    map_reserve(map, count_lines(s, t.len));
     long lineno = 0;
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
         lineno++;
-        if (!utf8_valid(s, n, NULL)) {
+        if (!valid && !utf8_valid(s, n, NULL)) {
             err_set(err, path, lineno, "invalid UTF-8");
             return -1;
         }
-        if (fn(m, s, n, path, lineno, err) < 0)
+        if (fn(m, map, s, n, path, lineno, err) < 0)
             return -1;
         s += n + (nl != NULL);
     }
     return 0;
 }
 
-static int add_abbrev(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+static int add_key(PunktModel *m, StrMap *map, const char *s, size_t n, const char *p, long l, Err *e)
 {
-    (void)p, (void)l, (void)e;
-    map_put(&m->abbrev, s, n, 1);
+    (void)m, (void)p, (void)l, (void)e;
+    map_put(map, s, n, key_hash(s, n), 1);
     return 0;
 }
 
-static int add_starter(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+static int add_colloc(PunktModel *m, StrMap *map, const char *s, size_t n, const char *p, long l, Err *e)
 {
-    (void)p, (void)l, (void)e;
-    map_put(&m->starters, s, n, 1);
-    return 0;
-}
-
-static int add_colloc(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
-{
+    (void)m;
     const char *tab = memchr(s, '\t', n);
     if (!tab || memchr(tab + 1, '\t', n - (size_t)(tab + 1 - s))) {
         err_set(e, p, l, "expected two tab-separated words");
         return -1;
     }
-    map_put(&m->colloc, s, n, 1);
+    map_put(map, s, n, key_hash(s, n), 1);
     return 0;
 }
 
-static int add_ortho(PunktModel *m, const char *s, size_t n, const char *p, long l, Err *e)
+static int add_ortho(PunktModel *m, StrMap *map, const char *s, size_t n, const char *p, long l, Err *e)
 {
+    (void)m;
     const char *tab = memchr(s, '\t', n);
-    if (!tab) {
+    size_t i = tab ? (size_t)(tab - s) : n;
+    if (i == n) {
         err_set(e, p, l, "expected 'type<TAB>flags'");
         return -1;
     }
-    long v = 0;
-    const char *q = tab + 1;
-    if (q == s + n) {
+    if (i + 1 == n) {
         err_set(e, p, l, "missing flags");
         return -1;
     }
-    for (; q < s + n; q++) {
-        if (*q < '0' || *q > '9' || v > 100000) {
-            err_set(e, p, l, "bad flags '%.*s'", (int)(s + n - tab - 1), tab + 1);
+    long v = 0;
+    for (size_t q = i + 1; q < n; q++) {
+        if (s[q] < '0' || s[q] > '9' || v > 100000) {
+            err_set(e, p, l, "bad flags '%.*s'", (int)(n - i - 1), s + i + 1);
             return -1;
         }
-        v = v * 10 + (*q - '0');
+        v = v * 10 + (s[q] - '0');
     }
-    map_put(&m->ortho, s, (size_t)(tab - s), (int)v);
+    map_put(map, s, i, key_hash(s, i), (int)v);
+    return 0;
+}
+
+static int compile_patterns(PunktModel *m, Err *err)
+{
+    if (!(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
+        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err)))
+        return -1;
     return 0;
 }
 
@@ -205,18 +252,18 @@ PunktModel *punkt_load(const char *dir, Err *err)
     StrBuf p = SB_INIT;
     static const struct {
         const char *name;
-        int (*fn)(PunktModel *, const char *, size_t, const char *, long, Err *);
+        LineFn fn;
     } files[] = {
-        {"abbrev_types.txt", add_abbrev},
+        {"abbrev_types.txt", add_key},
         {"collocations.tab", add_colloc},
-        {"sent_starters.txt", add_starter},
+        {"sent_starters.txt", add_key},
         {"ortho_context.tab", add_ortho},
     };
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         sb_reset(&p);
         sb_addf(&p, "%s/%s", dir, files[i].name);
         /* err->file must outlive the call: point it at a static name on failure. */
-        if (read_lines(p.buf, err, files[i].fn, m, &m->text[i]) < 0) {
+        if (read_lines(p.buf, err, files[i].fn, m, &m->map[i], &m->text[i]) < 0) {
             static char where[4096];
             snprintf(where, sizeof where, "%s", p.buf);
             err->file = where;
@@ -226,9 +273,112 @@ PunktModel *punkt_load(const char *dir, Err *err)
         }
     }
     sb_release(&p);
-    if (
-        !(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
-        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err))) {
+    if (compile_patterns(m, err) < 0) {
+        punkt_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- precompiled table -------------------------------------------------
+ *
+ * datasets/ifeval/punkt_english.table holds the four maps exactly as
+ * punkt_load builds them from the parameter files (slots in place, keys
+ * packed), in native byte order, so punkt_english maps it instead of parsing
+ * 20,366 ortho-context lines (~6 M instructions; the mapping costs a few
+ * thousand).  test_punkt regenerates it from the text files and compares
+ * byte for byte, so a stale table fails the tests; a missing or malformed one
+ * makes punkt_english fall back to the text files.
+ *
+ * Layout (uint32 words): magic, the 4 x (cap, n, npool) header, then per map
+ * cap slots (off1, len, val) followed by npool key bytes padded to 4. */
+
+#define TABLE_MAGIC 0x314b5450u /* "PTK1" read little-endian */
+
+void punkt_table(const PunktModel *m, StrBuf *out)
+{
+    uint32_t head[13];
+    StrBuf keys[4];
+    Slot *slots[4];
+    head[0] = TABLE_MAGIC;
+    for (int i = 0; i < 4; i++) {
+        const StrMap *mp = &m->map[i];
+        keys[i] = (StrBuf)SB_INIT;
+        slots[i] = xcalloc(mp->cap ? mp->cap : 1, sizeof(Slot));
+        for (size_t j = 0; j < mp->cap; j++) {
+            Slot sl = mp->slot[j];
+            if (sl.off1) {
+                const char *k = mp->pool + sl.off1 - 1;
+                sl.off1 = (uint32_t)keys[i].len + 1;
+                sb_add(&keys[i], k, sl.len);
+            }
+            slots[i][j] = sl;
+        }
+        head[1 + 3 * i] = (uint32_t)mp->cap;
+        head[2 + 3 * i] = (uint32_t)mp->n;
+        head[3 + 3 * i] = (uint32_t)keys[i].len;
+    }
+    sb_add(out, head, sizeof head);
+    for (int i = 0; i < 4; i++) {
+        sb_add(out, slots[i], m->map[i].cap * sizeof(Slot));
+        sb_add(out, keys[i].buf, keys[i].len);
+        while (out->len % 4)
+            sb_addc(out, 0);
+        sb_release(&keys[i]);
+        free(slots[i]);
+    }
+}
+
+PunktModel *punkt_load_table(const char *path, Err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err_set(err, NULL, 0, "cannot open the Punkt table: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size < 52) {
+        close(fd);
+        err_set(err, NULL, 0, "the Punkt table is too short");
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        err_set(err, NULL, 0, "cannot map the Punkt table: %s", strerror(errno));
+        return NULL;
+    }
+    const uint32_t *h = map;
+    PunktModel *m = xcalloc(1, sizeof *m);
+    m->mapped = map;
+    m->mapped_len = len;
+    size_t at = 52;
+    int ok = h[0] == TABLE_MAGIC;
+    for (int i = 0; ok && i < 4; i++) {
+        size_t cap = h[1 + 3 * i], n = h[2 + 3 * i], npool = h[3 + 3 * i];
+        /* cap a power of two with a free slot; slots and keys inside the file */
+        ok = cap >= 16 && !(cap & (cap - 1)) && n < cap && cap <= (len - at) / sizeof(Slot);
+        if (!ok)
+            break;
+        m->map[i].slot = (Slot *)((char *)map + at);
+        at += cap * sizeof(Slot);
+        ok = npool <= len - at;
+        if (!ok)
+            break;
+        m->map[i].pool = (const char *)map + at;
+        at += (npool + 3) / 4 * 4;
+        m->map[i].cap = cap;
+        m->map[i].n = n;
+        m->map[i].npool = npool;
+        ok = at <= len;
+    }
+    if (!ok || at != len) {
+        err_set(err, NULL, 0, "the Punkt table does not fit its header");
+        punkt_free(m);
+        return NULL;
+    }
+    if (compile_patterns(m, err) < 0) {
         punkt_free(m);
         return NULL;
     }
@@ -240,8 +390,12 @@ const PunktModel *punkt_english(Err *err)
     static PunktModel *cached;
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
-    if (!cached)
-        cached = punkt_load(util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english"), err);
+    if (!cached) {
+        Err terr;
+        cached = punkt_load_table(util_datapath("ifeval/punkt_english.table"), &terr);
+        if (!cached)
+            cached = punkt_load(util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english"), err);
+    }
     PunktModel *m = cached;
     pthread_mutex_unlock(&lock);
     return m;
@@ -251,12 +405,13 @@ void punkt_free(PunktModel *m)
 {
     if (!m)
         return;
-    map_free(&m->abbrev);
-    map_free(&m->colloc);
-    map_free(&m->starters);
-    map_free(&m->ortho);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
+        if (!m->mapped)
+            free(m->map[i].slot);
         free(m->text[i]);
+    }
+    if (m->mapped)
+        munmap(m->mapped, m->mapped_len);
     nlpre_free(m->re_realign);
     nlpre_free(m->re_number);
     nlpre_free(m->re_initial);
@@ -470,7 +625,7 @@ static void first_pass(const PunktModel *m, Ctx *c, Tok *t)
         size_t ln = c->tmp.len;
         const char *dash = memrchr(low, '-', ln);
         const char *last = dash ? dash + 1 : low;
-        if (map_get(&m->abbrev, low, ln) > 0 || map_get(&m->abbrev, last, (size_t)(low + ln - last)) > 0)
+        if (map_get(&m->map[M_ABBREV], low, ln) > 0 || map_get(&m->map[M_ABBREV], last, (size_t)(low + ln - last)) > 0)
             t->abbr = 1;
         else
             t->sentbreak = 1;
@@ -497,7 +652,7 @@ static size_t type_no_sentperiod(const Ctx *c, const Tok *t, const char **p)
 
 static int ortho_of(const PunktModel *m, const char *k, size_t n)
 {
-    int v = map_get(&m->ortho, k, n);
+    int v = map_get(&m->map[M_ORTHO], k, n);
     return v < 0 ? 0 : v;
 }
 
@@ -532,7 +687,7 @@ static void second_pass(const PunktModel *m, Ctx *c, Tok *t1, const Tok *t2)
     sb_add(&c->tmp, typ, typn);
     sb_addc(&c->tmp, '\t');
     sb_add(&c->tmp, next, nextn);
-    if (map_get(&m->colloc, c->tmp.buf, c->tmp.len) > 0) {
+    if (map_get(&m->map[M_COLLOC], c->tmp.buf, c->tmp.len) > 0) {
         t1->sentbreak = 0;
         t1->abbr = 1;
         return;
@@ -543,7 +698,7 @@ static void second_pass(const PunktModel *m, Ctx *c, Tok *t1, const Tok *t2)
             t1->sentbreak = 1;
             return;
         }
-        if (nlpre_first_case(t2->tok, t2->len) == NLPRE_UPPER && map_get(&m->starters, next, nextn) > 0) {
+        if (nlpre_first_case(t2->tok, t2->len) == NLPRE_UPPER && map_get(&m->map[M_STARTERS], next, nextn) > 0) {
             t1->sentbreak = 1;
             return;
         }

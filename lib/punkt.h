@@ -18,7 +18,8 @@
  *     treated as the control character U+001A, so offsets stay valid.
  *
  * Ownership
- *   - punkt_load returns a model the caller frees with punkt_free;
+ *   - punkt_load and punkt_load_table return a model the caller frees with
+ *     punkt_free (a table model keeps its file mapped until then);
  *     punkt_english returns a shared cached model the caller never frees.
  *   - punkt_sentences mallocs *spans (caller frees with free(); NULL when 0).
  *
@@ -47,9 +48,16 @@ typedef struct { size_t start, end; } Span;            /* byte offsets [start, e
 
 /* dir holding abbrev_types.txt, collocations.tab, ortho_context.tab, sent_starters.txt */
 PunktModel *punkt_load(const char *dir, Err *err);
-/* The shipped English model (util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english")),
- * loaded once and cached; safe to call from any thread (a mutex guards the first load). */
+/* The shipped English model, loaded once and cached; safe to call from any thread (a mutex guards the
+ * first load).  It maps the precompiled util_datapath("ifeval/punkt_english.table") or, if that is
+ * missing or malformed, parses util_datapath("ifeval/nltk_data/tokenizers/punkt_tab/english"). */
 const PunktModel *punkt_english(Err *err);
+/* Append the precompiled table of a loaded model (what datasets/ifeval/punkt_english.table holds:
+ * the parameter maps in their in-memory layout, native byte order; test_punkt --write-table). */
+void punkt_table(const PunktModel *m, StrBuf *out);
+/* A model that maps a table written by punkt_table; NULL (err filled, no file/line) when the file
+ * is missing or does not fit its header.  Free with punkt_free. */
+PunktModel *punkt_load_table(const char *path, Err *err);
 void punkt_free(PunktModel *m);
 
 /* Sentences of text exactly as nltk's PunktSentenceTokenizer(english).tokenize(text) (nltk 3.8/3.9 semantics,
