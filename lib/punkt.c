@@ -121,12 +121,10 @@ struct PunktModel {
     char *text[4];        /* the four parameter files, read whole (parsed model) */
     void *mapped;         /* the mmap'd table (mapped model), else NULL */
     size_t mapped_len;
-    NlpRegex *re_realign; /* PunktLanguageVars.re_boundary_realignment */
     NlpRegex *re_number;  /* PunktToken._RE_NUMERIC */
     NlpRegex *re_initial; /* PunktToken._RE_INITIAL */
 };
 
-static const char *const realign_pat = "[\"')\\]}]+?(?:" NLPRE_S "+|(?=--)|$)";
 static const char *const initial_pat = "[\\p{L}\\p{Nl}\\p{No}_]\\.$";
 static const char *const number_pat = "^-?[.,]?\\p{Nd}[\\p{Nd},.\\-]*\\.?$";
 
@@ -240,8 +238,7 @@ static int add_ortho(PunktModel *m, StrMap *map, const char *s, size_t n, const 
 
 static int compile_patterns(PunktModel *m, Err *err)
 {
-    if (!(m->re_realign = nlpre_compile(realign_pat, NLPRE_MULTILINE | NLPRE_ANCHORED, err)) ||
-        !(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err)))
+    if (!(m->re_number = nlpre_compile(number_pat, 0, err)) || !(m->re_initial = nlpre_compile(initial_pat, NLPRE_ANCHORED, err)))
         return -1;
     return 0;
 }
@@ -412,7 +409,6 @@ void punkt_free(PunktModel *m)
     }
     if (m->mapped)
         munmap(m->mapped, m->mapped_len);
-    nlpre_free(m->re_realign);
     nlpre_free(m->re_number);
     nlpre_free(m->re_initial);
     free(m);
@@ -460,15 +456,11 @@ static int is_initial(const PunktModel *m, Ctx *c, const Tok *t)
     return nlpre_match(m->re_initial, t->tok, t->len, 0, c->md) > 0;
 }
 
-/* _RE_NUMERIC, ^-?[.,]?\d[\d,.\-]*\.?$, on the lower-cased token s[0..n)
- * (never holding "\n"): by hand for ASCII (no backtracking can help: each
- * optional part, if skipped, leaves a character the next part rejects),
- * PCRE2 for the Unicode digits. */
-static int is_number(const PunktModel *m, Ctx *c, const char *s, size_t n)
+/* _RE_NUMERIC, ^-?[.,]?\d[\d,.\-]*\.?$, on an ASCII lower-cased token
+ * s[0..n) (never holding "\n"): no backtracking can help, as each optional
+ * part, if skipped, leaves a character the next part rejects. */
+static int is_number_ascii(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] & 0x80)
-            return nlpre_match(m->re_number, s, n, 0, c->md) > 0;
     size_t i = 0;
     if (i < n && s[i] == '-')
         i++;
@@ -482,19 +474,39 @@ static int is_number(const PunktModel *m, Ctx *c, const char *s, size_t n)
     return 1;
 }
 
-/* PunktToken.__init__: type = _RE_NUMERIC.sub("##number##", tok.lower()). */
+/* PunktToken.__init__: type = _RE_NUMERIC.sub("##number##", tok.lower()).
+ * ASCII tokens are lower-cased straight into the types buffer; others go
+ * through str.lower() and PCRE2 (Unicode digits). */
 static void add_token(const PunktModel *m, Ctx *c, const char *s, size_t n)
 {
-    c->t = grow_array(c->t, &c->cap, c->n + 1, sizeof *c->t);
+    if (c->n >= c->cap)
+        c->t = grow_array(c->t, &c->cap, c->n + 1, sizeof *c->t);
     Tok *t = &c->t[c->n++];
-    memset(t, 0, sizeof *t);
-    t->tok = s;
-    t->len = n;
-    t->period_final = n && s[n - 1] == '.';
+    *t = (Tok){.tok = s, .len = n, .period_final = n && s[n - 1] == '.'};
+    t->type_off = c->types.len;
+    size_t i = 0;
+    while (i < n && !((unsigned char)s[i] & 0x80))
+        i++;
+    if (i == n) {
+        sb_grow(&c->types, n + 11);
+        char *o = c->types.buf + c->types.len;
+        for (size_t j = 0; j < n; j++) {
+            unsigned char ch = (unsigned char)s[j];
+            o[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+        }
+        size_t len = n;
+        if (is_number_ascii(o, n)) {
+            memcpy(o, "##number##", 10);
+            len = 10;
+        }
+        o[len] = 0;
+        c->types.len += len + 1;
+        t->type_len = len;
+        return;
+    }
     sb_reset(&c->tmp);
     nlpre_lower(s, n, &c->tmp);
-    t->type_off = c->types.len;
-    if (is_number(m, c, c->tmp.buf, c->tmp.len))
+    if (nlpre_match(m->re_number, c->tmp.buf, c->tmp.len, 0, c->md) > 0)
         sb_adds(&c->types, "##number##");
     else
         sb_add(&c->types, c->tmp.buf, c->tmp.len);
@@ -619,10 +631,16 @@ static void first_pass(const PunktModel *m, Ctx *c, Tok *t)
     } else if (is_ellipsis(t)) {
         t->ellipsis = 1;
     } else if (t->period_final && !(t->len >= 2 && t->tok[t->len - 2] == '.')) {
-        sb_reset(&c->tmp);
-        nlpre_lower(t->tok, t->len - 1, &c->tmp);
-        const char *low = c->tmp.buf;
-        size_t ln = c->tmp.len;
+        /* tok[:-1].lower() is the type without its final '.', unless the
+         * type is ##number## */
+        const char *low = tok_type(c, t);
+        size_t ln = t->type_len - 1;
+        if (t->type_len == 10 && !memcmp(low, "##number##", 10)) {
+            sb_reset(&c->tmp);
+            nlpre_lower(t->tok, t->len - 1, &c->tmp);
+            low = c->tmp.buf;
+            ln = c->tmp.len;
+        }
         const char *dash = memrchr(low, '-', ln);
         const char *last = dash ? dash + 1 : low;
         if (map_get(&m->map[M_ABBREV], low, ln) > 0 || map_get(&m->map[M_ABBREV], last, (size_t)(low + ln - last)) > 0)
@@ -773,6 +791,27 @@ static int period_context(const char *s, size_t n, size_t p, Cand *cur)
     return 1;
 }
 
+/* PunktLanguageVars.re_boundary_realignment.match(text[s2s:e]), the pattern
+ * ["')\]}]+?(?:\s+|(?=--)|$) with re.MULTILINE: after each closing mark
+ * (lazy), white space (taken greedily), "--" ahead or the end ends the
+ * match ("$" before a "\n" is already white space).  The match end, or 0
+ * for no match (a match is never empty). */
+static size_t realign_match(const char *s, size_t s2s, size_t e)
+{
+    size_t i = s2s, k;
+    while (i < e && (s[i] == '"' || s[i] == '\'' || s[i] == ')' || s[i] == ']' || s[i] == '}')) {
+        i++;
+        if (i < e && nlpre_space_len(s, e, i)) {
+            while (i < e && (k = nlpre_space_len(s, e, i)))
+                i += k;
+            return i;
+        }
+        if (i == e || (i + 1 < e && s[i] == '-' && s[i + 1] == '-'))
+            return i;
+    }
+    return 0;
+}
+
 static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
@@ -836,7 +875,8 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
         int emit = have_prev && (!more || prev_slice_stop <= cur.word);
         if (emit) {
             if (contains_sentbreak(m, &c, text + prev.word, prev.after_end - prev.word)) {
-                sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
+                if (nsl >= capsl)
+                    sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
                 sl[nsl].start = last_break;
                 sl[nsl].end = prev.end;
                 nsl++;
@@ -850,7 +890,8 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
         prev_slice_start = cur.word;
         prev_slice_stop = cur.start;
     }
-    sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
+    if (nsl >= capsl)
+        sl = grow_array(sl, &capsl, nsl + 1, sizeof *sl);
     sl[nsl].start = last_break;
     sl[nsl].end = nlpre_rstrip_len(text, n);
     nsl++;
@@ -864,23 +905,25 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
         int nonempty = s1s < s1e;
         if (i + 1 == nsl) {
             if (nonempty) {
-                out = grow_array(out, &capout, nout + 1, sizeof *out);
+                if (nout >= capout)
+                    out = grow_array(out, &capout, nout + 1, sizeof *out);
                 out[nout++] = (Span){s1s, s1e};
             }
             continue;
         }
         size_t s2s = sl[i + 1].start, s2e = sl[i + 1].end;
-        int rc = s2s <= s2e ? nlpre_match(m->re_realign, text, s2e, s2s, c.md) : 0;
-        if (rc > 0) {
-            size_t me = nlpre_end(c.md, 0);
+        size_t me = s2s <= s2e ? realign_match(text, s2s, s2e) : 0;
+        if (me) {
             size_t kept = nlpre_rstrip_len(text + s2s, me - s2s);
-            out = grow_array(out, &capout, nout + 1, sizeof *out);
+            if (nout >= capout)
+                out = grow_array(out, &capout, nout + 1, sizeof *out);
             out[nout++] = (Span){s1s, s2s + kept};
             realign = me - s2s;
         } else {
             realign = 0;
             if (nonempty) {
-                out = grow_array(out, &capout, nout + 1, sizeof *out);
+                if (nout >= capout)
+                    out = grow_array(out, &capout, nout + 1, sizeof *out);
                 out[nout++] = (Span){s1s, s1e};
             }
         }
