@@ -53,6 +53,21 @@
 
 #include "matmul.h"
 
+/* The row passes are compiled for AVX2 and for the baseline, picked at
+ * load time (GCC/Clang function multiversioning, x86-64 with ifunc): the
+ * baseline -O2 build is SSE2, 4 floats wide.  The clones do the same float
+ * operations (no FMA contraction: ISO C mode), but the vector width changes
+ * the order of the sums of e^x, so the last bits can differ between
+ * machines, never between runs or thread counts on one machine. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ROW_PASS __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef ROW_PASS
+#define ROW_PASS
+#endif
+
 /* Query rows per block (see the top comment). */
 #ifndef ROW_BLOCK
 #define ROW_BLOCK 64
@@ -168,7 +183,7 @@ static void row_coefs(const AttnSample *s, const float *L, float *a)
 /* x[0..n) (n >= 1) := e^(x - max x), one exp per entry; returns the block's
  * log-sum-exp and sets *inv = 1 / Σ e^(x - max), so that the block softmax is
  * x · *inv afterwards. */
-static float exp_block(float *x, int n, float *inv)
+ROW_PASS static float exp_block(float *x, int n, float *inv)
 {
     float m = x[0];
 #pragma omp simd reduction(max : m)
@@ -185,7 +200,7 @@ static float exp_block(float *x, int n, float *inv)
 }
 
 /* x[0..n) := e^(x - l); returns Σ x · d (δ = <P̂, dP> of one block) */
-static float exp_dot(float *x, const float *d, int n, float l)
+ROW_PASS static float exp_dot(float *x, const float *d, int n, float l)
 {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -197,7 +212,15 @@ static float exp_dot(float *x, const float *d, int n, float l)
 }
 
 /* dS = p (a dP - z) into d, P = a p into p */
-static void grad_block(float *p, float *d, int n, float a, float z)
+/* x[0..n) *= f */
+ROW_PASS static void scale_block(float *x, int n, float f)
+{
+#pragma omp simd
+    for (int c = 0; c < n; c++)
+        x[c] *= f;
+}
+
+ROW_PASS static void grad_block(float *p, float *d, int n, float a, float z)
 {
 #pragma omp simd
     for (int c = 0; c < n; c++) {
@@ -226,9 +249,7 @@ static void causal_forward(float *out, float *L, const float *q, const float *k,
             float *row = S + (size_t)r * j1, inv;
             int len = j0 + r + 1;
             L[j0 + r] = exp_block(row, len, &inv);
-#pragma omp simd
-            for (int c = 0; c < len; c++)
-                row[c] *= inv;
+            scale_block(row, len, inv);
             for (int c = len; c < j1; c++)
                 row[c] = 0.0f;
         }
@@ -307,10 +328,7 @@ static void out_forward(float *out, float *st, const float *q, const float *k, c
             c0 = 0;
             for (int i = 0; i <= n; i++) {
                 int len = i < n ? s->in_len[i] : j + 1;
-                float *x = row + (i < n ? c0 : ti), f = a[i] * inv[i];
-#pragma omp simd
-                for (int c = 0; c < len; c++)
-                    x[c] *= f;
+                scale_block(row + (i < n ? c0 : ti), len, a[i] * inv[i]);
                 c0 += i < n ? len : 0;
             }
             for (int c = ti + j + 1; c < nkb; c++)
