@@ -508,17 +508,22 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
             float m = lg[0];
             for (int j = 1; j < V; j++)
                 m = lg[j] > m ? lg[j] : m;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int j = 0; j < V; j++)
-                s += attn_exp(lg[j] - m);
-            float lz = m + (float)log(s);
+            /* the exponentials stay in lg for the gradient: one exp per
+             * logit instead of two (softmax = e / s, not exp(lg - lz)) */
             int tg = t->sup_tgt[c0 + i];
-            t->hloss[i] = lz - lg[tg];
+            float ltg = lg[tg], s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (int j = 0; j < V; j++) {
+                float e = attn_exp(lg[j] - m);
+                lg[j] = e;
+                s += e;
+            }
+            t->hloss[i] = m + (float)log(s) - ltg;
             if (dw) {
+                float k = inv / s;
 #pragma omp simd
                 for (int j = 0; j < V; j++)
-                    lg[j] = attn_exp(lg[j] - lz) * inv;
+                    lg[j] *= k;
                 lg[tg] -= inv;
             }
         }
