@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 char sb_empty[1];
 static const char *prog = "miso";
@@ -303,6 +306,45 @@ int utf8_valid(const char *s, size_t n, size_t *bad)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
+#ifdef __SSE2__
+/* SSE2 is part of x86-64: 16 bytes per step, a byte mask from movemask. */
+size_t ascii_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    while (i < n && (unsigned char)s[i] < 0x80)
+        i++;
+    return i;
+}
+
+size_t json_plain_span(const char *s, size_t n, int ascii)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f),
+                  c20 = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+        if (ascii) /* signed: below 0x20 takes in 0x80..0xff too */
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmplt_epi8(v, c20), _mm_cmpeq_epi8(v, del)));
+        else /* unsigned v <= 0x1f */
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+        unsigned k = (unsigned)_mm_movemask_epi8(m);
+        if (k)
+            return i + (size_t)__builtin_ctz(k);
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || (ascii && c >= 0x7f))
+            break;
+    }
+    return i;
+}
+#else
 size_t ascii_span(const char *s, size_t n)
 {
     size_t i = 0;
@@ -342,6 +384,7 @@ size_t json_plain_span(const char *s, size_t n, int ascii)
     }
     return i;
 }
+#endif
 
 size_t utf8_encode(uint32_t cp, char out[4])
 {
