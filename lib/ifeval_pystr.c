@@ -824,14 +824,30 @@ void pystr_float_repr(StrBuf *out, double x)
         sb_adds(out, isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf"));
         return;
     }
-    /* Shortest %.Pe that round-trips gives repr's digits and exponent. */
+    /* Shortest %.Pe that round-trips gives repr's digits and exponent.
+     * P = 16 always round-trips, and if P does, P + 1 does (the nearer
+     * decimal stays inside x's symmetric rounding interval), so bisect;
+     * at a power of two the interval is lopsided: scan from P = 0 there. */
     char buf[40];
-    int p;
-    for (p = 0; p < 17; p++) {
-        snprintf(buf, sizeof buf, "%.*e", p, x);
-        if (strtod(buf, NULL) == x)
-            break;
+    int e2, lo = 0, hi = 16;
+    if (frexp(x, &e2) == 0.5 || frexp(x, &e2) == -0.5) {
+        while (lo < hi) {
+            snprintf(buf, sizeof buf, "%.*e", lo, x);
+            if (strtod(buf, NULL) == x)
+                break;
+            lo++;
+        }
+        hi = lo;
     }
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(buf, sizeof buf, "%.*e", mid, x);
+        if (strtod(buf, NULL) == x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    int p = lo;
     snprintf(buf, sizeof buf, "%.*e", p, x);
     char digits[24];
     int nd = 0, neg = 0;

