@@ -208,17 +208,18 @@ enum {
     T_C2 = 1 << 5,     /* CONTRACTIONS2 first letters */
     T_SPACE = 1 << 6,  /* ASCII str.isspace() */
     T_LEAD = 1 << 7,   /* a non-ASCII lead byte that may start a Unicode space */
+    T_DQ = 1 << 8,     /* S4: " ' */
 };
-static unsigned char cls[256];
+static unsigned short cls[256];
 static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
 
 static void cls_init(void)
 {
     const char *sets[] = {"`\xc2\xe2", ";@#$%&", "?!", "*[](){}<>-", "'\"\xc2\xe2", "cCdDgGlLmMwW",
-                          " \t\n\v\f\r\x1c\x1d\x1e\x1f", "\xc2\xe1\xe2\xe3"};
-    for (int k = 0; k < 8; k++)
+                          " \t\n\v\f\r\x1c\x1d\x1e\x1f", "\xc2\xe1\xe2\xe3", "\"'"};
+    for (int k = 0; k < 9; k++)
         for (const unsigned char *p = (const unsigned char *)sets[k]; *p; p++)
-            cls[*p] |= (unsigned char)(1u << k);
+            cls[*p] |= (unsigned short)(1u << k);
 }
 
 /* Skip to the next byte of class mask from i. */
@@ -293,25 +294,24 @@ static int s_backticks(const char *s, size_t n, StrBuf *out)
     return sub_end(&x);
 }
 
-/* ([ \(\[{<])(\"|\'{2}) -> "\1 `` " */
+/* ([ \(\[{<])(\"|\'{2}) -> "\1 `` ".  Found from the quote at q: \1 is
+ * the byte before it, which must not belong to the previous match. */
 static int s_open_double(const char *s, size_t n, StrBuf *out)
 {
     Sub x = {s, n, out, NULL, 0};
-    size_t i = 0;
-    while (i + 1 < n) {
-        char c = s[i];
-        if (c == ' ' || c == '(' || c == '[' || c == '{' || c == '<') {
-            size_t e = s[i + 1] == '"' ? i + 2 : (s[i + 1] == '\'' && i + 2 < n && s[i + 2] == '\'') ? i + 3 : 0;
-            if (e) {
-                sub_begin(&x, i);
-                putc1(&x, c);
-                put(&x, " `` ", 4);
-                x.last = e;
-                i = e;
-                continue;
-            }
+    size_t q = next_of(s, n, 1, T_DQ);
+    while (q < n) {
+        size_t e = s[q] == '"' ? q + 1 : (q + 1 < n && s[q + 1] == '\'') ? q + 2 : 0;
+        char c = s[q - 1];
+        if (e && q - 1 >= x.last && (c == ' ' || c == '(' || c == '[' || c == '{' || c == '<')) {
+            sub_begin(&x, q - 1);
+            putc1(&x, c);
+            put(&x, " `` ", 4);
+            x.last = e;
+            q = next_of(s, n, e, T_DQ);
+            continue;
         }
-        i++;
+        q = next_of(s, n, q + 1, T_DQ);
     }
     return sub_end(&x);
 }
@@ -395,10 +395,18 @@ static int p_final_period(const char *s, size_t n, StrBuf *out, int wide)
 static int p_colon_comma(const char *s, size_t n, StrBuf *out)
 {
     Sub x = {s, n, out, NULL, 0};
+    const char *pc = memchr(s, ',', n), *pk = memchr(s, ':', n);
     size_t i = 0;
-    while (i < n) {
-        while (i < n && s[i] != ':' && s[i] != ',')
-            i++;
+    for (;;) {
+        /* the next ',' or ':' from i (memchr: they are rare, sentences are not) */
+        if (pc && (size_t)(pc - s) < i)
+            pc = i < n ? memchr(s + i, ',', n - i) : NULL;
+        if (pk && (size_t)(pk - s) < i)
+            pk = i < n ? memchr(s + i, ':', n - i) : NULL;
+        const char *p = !pc ? pk : !pk ? pc : pc < pk ? pc : pk;
+        if (!p)
+            break;
+        i = (size_t)(p - s);
         if (i + 1 >= n)
             break;
         if (digit_at(s, n, i + 1)) {
@@ -729,41 +737,38 @@ static void treebank(const char *s, size_t n, StrBuf *a, StrBuf *b)
 #undef APPLY
 }
 
-/* str.split(): append the tokens of s[0..n) to the byte buffer (each with
- * its NUL) and their offsets in it.  A text of n bytes holds at most
- * (n + 1) / 2 tokens and n + (n + 1) / 2 bytes of them, so the buffers grow
- * once per sentence, not per token. */
+/* str.split(): append s[0..n) and a NUL to the byte buffer with its white
+ * space zeroed, so each token is a NUL-terminated string in place, and the
+ * tokens' offsets in the buffer to off (a text of n bytes holds at most
+ * (n + 1) / 2 tokens). */
 static void split_ws(const char *s, size_t n, StrBuf *bytes, size_t **off, size_t *noff, size_t *cap)
 {
-    sb_grow(bytes, n + n / 2 + 1);
+    sb_grow(bytes, n + 1);
     *off = grow_array(*off, cap, *noff + n / 2 + 1, sizeof **off);
-    char *o = bytes->buf + bytes->len;
+    char *b = bytes->buf + bytes->len;
+    memcpy(b, s, n);
+    b[n] = 0;
     size_t *f = *off + *noff;
-    size_t i = 0;
+    size_t i = 0, k;
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned c = (unsigned char)b[i];
         if (cls[c] & T_SPACE) {
-            i++;
+            b[i++] = 0;
             continue;
         }
-        size_t k;
-        if ((cls[c] & T_LEAD) && (k = space_len(s, n, i))) {
+        if ((cls[c] & T_LEAD) && (k = space_len(b, n, i))) {
+            memset(b + i, 0, k);
             i += k;
             continue;
         }
-        size_t st = i++;
-        while (i < n) {
-            c = (unsigned char)s[i];
-            if ((cls[c] & T_SPACE) || ((cls[c] & T_LEAD) && space_len(s, n, i)))
+        *f++ = bytes->len + i;
+        for (i++; i < n; i++) {
+            c = (unsigned char)b[i];
+            if ((cls[c] & T_SPACE) || ((cls[c] & T_LEAD) && space_len(b, n, i)))
                 break;
-            i++;
         }
-        *f++ = (size_t)(o - bytes->buf);
-        memcpy(o, s + st, i - st);
-        o += i - st;
-        *o++ = '\0';
     }
-    bytes->len = (size_t)(o - bytes->buf);
+    bytes->len += n + 1;
     *noff = (size_t)(f - *off);
 }
 
