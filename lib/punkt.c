@@ -527,12 +527,23 @@ static void add_token(const PunktModel *m, Ctx *c, const char *s, size_t n)
  * holds; \s and the line end satisfy END, so it never runs into white space.
  * (The PCRE2 version of this pattern cost ~550 instructions a token.) */
 
-/* Byte classes: NONWORD, and the bytes WORDSTART excludes. */
-enum { C_NONWORD = 1, C_NOSTART = 2 };
-static const unsigned char wcls[256] = {
+/* Byte classes: NONWORD, the bytes WORDSTART excludes, and the plain bytes
+ * (ASCII, not white space, NONWORD, ',', '.' or '-': END never holds
+ * before one), filled in by wcls_init. */
+enum { C_NONWORD = 1, C_NOSTART = 2, C_PLAIN = 4 };
+static unsigned char wcls[256] = {
     [')'] = 3, ['"'] = 3, [';'] = 3, ['}'] = 3, [']'] = 3, ['*'] = 3, [':'] = 3, ['@'] = 3, ['('] = 3, ['{'] = 3,
     ['['] = 3, ['\''] = 1, ['?'] = 1, ['!'] = 1, ['`'] = 2, ['&'] = 2, ['#'] = 2, ['-'] = 2, [','] = 2,
 };
+static pthread_once_t wcls_once = PTHREAD_ONCE_INIT;
+
+static void wcls_init(void)
+{
+    for (int c = 0; c < 0x80; c++)
+        if (!(wcls[c] & C_NONWORD) && c != ',' && c != '.' && c != '-' && c != ' ' && !(c >= 0x09 && c <= 0x0d) &&
+            !(c >= 0x1c && c <= 0x1f))
+            wcls[c] |= C_PLAIN;
+}
 
 static int is_nonword(char ch) { return wcls[(unsigned char)ch] & C_NONWORD; }
 
@@ -611,8 +622,13 @@ static void tokenize_words(const PunktModel *m, Ctx *c, const char *s, size_t n)
             if (end == pos) {
                 end = pos + utf8_step(s, e, pos);
                 if (!(wcls[(unsigned char)s[pos]] & C_NOSTART))
-                    while (!word_end(s, e, end))
+                    for (;;) {
+                        while (end < e && (wcls[(unsigned char)s[end]] & C_PLAIN))
+                            end++; /* END cannot hold before a plain byte */
+                        if (word_end(s, e, end))
+                            break;
                         end += utf8_step(s, e, end);
+                    }
             }
             add_token(m, c, s + pos, end - pos);
             pos = end;
@@ -812,6 +828,30 @@ static size_t realign_match(const char *s, size_t s2s, size_t e)
     return 0;
 }
 
+/* The next '.', '?' or '!' at or after from: one memchr per character,
+ * redone only once passed (sentence ends are sparse; a byte loop over the
+ * whole text cost ~5 instructions a byte). */
+typedef struct {
+    const char *s;
+    size_t n;
+    size_t at[3]; /* next position of each, n for none, SIZE_MAX unknown */
+} EndScan;
+
+static size_t next_end(EndScan *es, size_t from)
+{
+    static const char ch[3] = {'.', '?', '!'};
+    size_t best = es->n;
+    for (int k = 0; k < 3; k++) {
+        if (es->at[k] == SIZE_MAX || es->at[k] < from) {
+            const char *p = from < es->n ? memchr(es->s + from, ch[k], es->n - from) : NULL;
+            es->at[k] = p ? (size_t)(p - es->s) : es->n;
+        }
+        if (es->at[k] < best)
+            best = es->at[k];
+    }
+    return best;
+}
+
 static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
@@ -837,6 +877,8 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
     c.types = (StrBuf)SB_INIT;
     c.tmp = (StrBuf)SB_INIT;
     c.md = nlpre_match_tls();
+    pthread_once(&wcls_once, wcls_init);
+    EndScan es = {text, n, {SIZE_MAX, SIZE_MAX, SIZE_MAX}};
     Span *sl = NULL; /* _slices_from_text */
     size_t nsl = 0, capsl = 0;
     size_t last_break = 0;
@@ -852,13 +894,11 @@ size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **s
         /* finditer of period_context_re: the match is one end character, so
          * try the (anchored) pattern at each '.', '?', '!' from pos on. */
         int more = 0;
-        for (size_t p = pos; p < n; p++) {
-            char ch = text[p];
-            if ((ch == '.' || ch == '?' || ch == '!') && period_context(text, n, p, &cur)) {
+        for (size_t p = next_end(&es, pos); p < n; p = next_end(&es, p + 1))
+            if (period_context(text, n, p, &cur)) {
                 more = 1;
                 break;
             }
-        }
         if (more) {
             size_t i = cur.start;
             size_t idx = 0; /* _get_last_whitespace_index of text[prev_slice_stop:start] */
