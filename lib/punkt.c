@@ -1,6 +1,15 @@
 /*
  * punkt.c - nltk's PunktSentenceTokenizer (tokenize only, no training).
  * See punkt.h.  The comments name the nltk 3.8 methods each part mirrors.
+ *
+ * Cost: the patterns of PunktLanguageVars (word tokenizer, period context,
+ * boundary realignment) and PunktToken's number test are hand-written scans
+ * (each argued equal to the regex where it stands; PCRE2 is kept for the
+ * Unicode digit and initial classes of non-ASCII tokens), and the English
+ * parameters are mmap'd from a precompiled table.  On the 541-response
+ * ifeval-score run (callgrind): punkt_sentences 15.2 M -> 5.6 M instructions,
+ * model load 10.7 M -> 0.12 M; checked against nltk 3.8 by
+ * tests/sh/textref.sh (corpus, fuzz, adversarial short texts).
  */
 #include "punkt.h"
 #include "nlpre.h"

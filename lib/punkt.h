@@ -5,7 +5,8 @@
  *
  * Semantics are those of nltk 3.8/3.9 PunktSentenceTokenizer(params).tokenize
  * with realign_boundaries=True: the PunktLanguageVars word-tokenizer and
- * period-context regexes, first pass (abbreviations, ellipses, initials,
+ * period-context patterns (hand-written scans with the regexes' exact
+ * semantics), first pass (abbreviations, ellipses, initials,
  * numbers), second pass (collocations, orthographic heuristic, sentence
  * starters), then boundary realignment over closing punctuation.
  *
