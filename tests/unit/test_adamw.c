@@ -39,6 +39,31 @@ static void adamw_scalar(const AdamW *o, float *params, const float *grad, float
     }
 }
 
+/* The clipping as it was: one chunk at a time. */
+static double clip_scalar(float *grad, size_t n, double clip)
+{
+    enum { NCH = 1024 };
+    double part[NCH];
+    size_t ch = n / NCH + 1;
+    for (size_t c = 0; c < NCH; c++) {
+        double s = 0;
+        size_t beg = c * ch, end = beg + ch < n ? beg + ch : n;
+        for (size_t i = beg; i < end; i++)
+            s += (double)grad[i] * grad[i];
+        part[c] = s;
+    }
+    double total = 0;
+    for (size_t c = 0; c < NCH; c++)
+        total += part[c];
+    double norm = sqrt(total);
+    if (clip > 0 && norm > clip && isfinite(norm)) {
+        float k = (float)(clip / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++)
+            grad[i] *= k;
+    }
+    return norm;
+}
+
 typedef struct {
     float *p, *g, *m, *v;
     unsigned char *d;
@@ -150,8 +175,37 @@ static void matches_pytorch(void)
     arrays_free(&a);
 }
 
+/* adamw_clip (four chunks side by side) against the chunk-at-a-time loop:
+ * the same norm and the same scaled gradient, bit for bit. */
+static void clip_identical(size_t n, int nthreads)
+{
+    Arrays a;
+    arrays_fill(&a, n ? n : 1, 99 + n);
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    memcpy(h, a.g, n * sizeof(float));
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(nthreads);
+#endif
+    double n1 = adamw_clip(a.g, n, 1e-4), n2 = clip_scalar(h, n, 1e-4);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+    CHECK(n1 == n2 && !memcmp(a.g, h, n * sizeof(float)),
+          "clipping %zu gradients with %d thread%s: the norm (%.17g) and the scaled gradient equal the chunk-at-a-time "
+          "loop bit for bit",
+          n, nthreads, nthreads == 1 ? "" : "s", n1);
+    free(h);
+    arrays_free(&a);
+}
+
 int main(void)
 {
+    clip_identical(0, 1);
+    clip_identical(5, 2);
+    clip_identical(1023, 1);
+    clip_identical(4097, 3);
+    clip_identical(1000003, 2);
     bit_identical(1000003, 0, 1);
     bit_identical(1000003, 1, 2);
     bit_identical(1000003, 3, 3);
