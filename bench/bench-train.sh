@@ -92,4 +92,16 @@ miso-train -q --preset tiny -b "$bs" -m 8 --steps 4 -o "$OUT/sft-run" "$OUT/sft.
 steptime() { awk -F'[:,}]' '{ for (i = 1; i < NF; i++) { if ($i == "\"tokens\"") t = $(i+1); if ($i == "\"tokens_per_s\"") s = $(i+1) }
     if (NR > 1) tot += t / s } END { printf "%.3f", tot / (NR - 1) }' "$1"; }
 tp=$(steptime "$OUT/para-run/train_log.jsonl"); ts=$(steptime "$OUT/sft-run/train_log.jsonl")
-awk -v a="$tp" -v b="$ts" -v n="$nsft" 'BEGIN { printf "MISO-para step (8 Crab-shaped samples): %.3f s; the same samples as %d/4 SFT sequences: %.3f s; ratio %.2f\n", a, n, b, a / b }'
+awk -v a="$tp" -v b="$ts" -v n="$nsft" -v l="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN { printf "MISO-para step (8 Crab-shaped samples): %.3f s; the same samples as %d/4 SFT sequences: %.3f s; ratio %.2f (wall, all threads; load %s)\n", a, n, b, a / b, l }'
+# The same pair in process CPU time at one thread (per step = (4-step run -
+# 1-step run) / 3, as for mid above), which a loaded machine distorts far
+# less than the wall figure.  BENCH_CPU=0 skips it (about 40 CPU-seconds).
+if [ "${BENCH_CPU:-1}" != 0 ]; then
+    pcpu() { local TIMEFORMAT='%3U %3S'; { time OMP_NUM_THREADS=1 miso-train -q --preset tiny -b "$1" -m 8 --steps "$2" -t 1 \
+        -o "$OUT/cpu-run" "$3" >/dev/null 2>&1; } 2>&1 | awk '{ print $1 + $2 }'; }
+    p1=$(pcpu 8 1 "$OUT/para.pack"); p4=$(pcpu 8 4 "$OUT/para.pack")
+    s1=$(pcpu "$bs" 1 "$OUT/sft.pack"); s4=$(pcpu "$bs" 4 "$OUT/sft.pack")
+    awk -v p1="$p1" -v p4="$p4" -v s1="$s1" -v s4="$s4" -v n="$nsft" -v l="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
+        p = (p4 - p1) / 3; s = (s4 - s1) / 3
+        printf "MISO-para step, 1 thr CPU time: %.3f s; %d/4 SFT sequences: %.3f s; ratio %.2f (load %s)\n", p, n, s, (s > 0 ? p / s : 0), l }'
+fi
