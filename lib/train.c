@@ -518,6 +518,8 @@ double train_step(Train *t, const ModelWeights *w, ModelWeights *dw, const PackS
                 lg[j] = e;
                 s += e;
             }
+            /* s >= 1: the largest logit contributes exp(0) (V >= 1) */
+            // cppcheck-suppress invalidFunctionArg
             t->hloss[i] = m + (float)log(s) - ltg;
             if (dw) {
                 float k = inv / s;
