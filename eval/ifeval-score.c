@@ -191,35 +191,68 @@ static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const
 
 /* Parses the object at s[*pos] into ctx and moves *pos past it, or dies
  * with path:line and the reason. */
-typedef void RecordFn(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line);
+typedef void RecordFn(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line,
+                      int whole_line);
 
-static void resp_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line)
+static void resp_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line,
+                        int whole_line)
 {
+    (void)whole_line;
     resp_add(ctx, s, n, pos, path, line);
 }
+
+/* Prompt records: a JSONL line is kept as text (parsed later, in
+ * parallel); an element of a JSON-array file is parsed at once (its end is
+ * only known by parsing it). */
+typedef struct {
+    size_t off, len; /* in text, or len == SIZE_MAX: already parsed into ps */
+    long line;
+} PromptText;
 
 typedef struct {
     IfevalScorer *sc;
     IfevalPrompt *ps;
-    size_t n, cap;
+    PromptText *pt;
+    size_t n, cap, tcap;
+    StrBuf text;
 } PromptReader;
 
-static void prompt_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line)
+static void prompt_record(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line,
+                          int whole_line)
 {
     PromptReader *pr = ctx;
     Err err;
     pr->ps = grow_array(pr->ps, &pr->cap, pr->n + 1, sizeof *pr->ps);
-    if (ifeval_prompt_parse_json(pr->sc, s, n, pos, path, line, &pr->ps[pr->n], &err) < 0)
-        err_die(&err);
+    pr->pt = grow_array(pr->pt, &pr->tcap, pr->n + 1, sizeof *pr->pt);
+    memset(&pr->ps[pr->n], 0, sizeof pr->ps[pr->n]);
+    pr->pt[pr->n].line = line;
+    if (whole_line) {
+        pr->pt[pr->n].off = pr->text.len;
+        pr->pt[pr->n].len = n - *pos;
+        sb_add(&pr->text, s + *pos, n - *pos);
+        *pos = n;
+    } else {
+        pr->pt[pr->n].len = SIZE_MAX;
+        if (ifeval_prompt_parse_json(pr->sc, s, n, pos, path, line, &pr->ps[pr->n], &err) < 0)
+            err_die(&err);
+    }
     pr->n++;
 }
 
 /* Every record of path (JSONL, or one JSON array of records; gzip or not)
- * through fn; returns the file's display name (caller frees). */
-static char *read_records(const char *path, RecordFn *fn, void *ctx)
+ * through fn; returns the file's display name (caller frees).  An error in
+ * the file's structure (bad line, bad UTF-8, array syntax) dies, or, when
+ * defer is given, stops the reading and is left in *defer (defer->msg[0]
+ * stays 0 when there was none) for the caller to report after the records
+ * before it: a JSONL line's own trailing characters are then the caller's
+ * to check, as fn took the whole line. */
+#define FAIL(...) do { err_set(&err, __VA_ARGS__); if (!defer) err_die(&err); *defer = err; goto out; } while (0)
+static char *read_records(const char *path, RecordFn *fn, void *ctx, Err *defer)
 {
     JsonlReader r;
     Err err;
+    if (defer)
+        defer->msg[0] = 0;
     const char *s;
     size_t n;
     int rc;
@@ -229,11 +262,15 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
         err_die(&err);
     char *display = xstrdup(r.path);
     while ((rc = jsonl_next_line(&r, &s, &n, &err)) != 0) {
-        if (rc < 0)
-            err_die(&err);
+        if (rc < 0) {
+            if (!defer)
+                err_die(&err);
+            *defer = err;
+            goto out;
+        }
         size_t bad;
         if (!utf8_valid(s, n, &bad))
-            err_set(&err, r.path, r.line, "invalid UTF-8 at byte %zu", bad + 1), err_die(&err);
+            FAIL(r.path, r.line, "invalid UTF-8 at byte %zu", bad + 1);
         if (!first) {
             size_t i = 0;
             while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
@@ -245,7 +282,7 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
             }
             first = s[i] == '[' ? r.line : -1;
             if (first < 0 && blank)
-                err_set(&err, r.path, blank, "empty line"), err_die(&err);
+                FAIL(r.path, blank, "empty line");
         }
         if (first > 0) {
             sb_add(&all, s, n);
@@ -255,14 +292,13 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
         if (n && s[n - 1] == '\r')
             n--; /* Python reads the file with universal newlines */
         if (n == 0)
-            err_set(&err, r.path, r.line, "empty line"), err_die(&err);
+            FAIL(r.path, r.line, "empty line");
         size_t pos = 0;
-        fn(ctx, s, n, &pos, r.path, r.line);
+        fn(ctx, s, n, &pos, r.path, r.line, 1);
         while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r'))
             pos++;
         if (pos < n)
-            err_set(&err, r.path, r.line, "malformed JSON: trailing characters at column %zu", pos + 1),
-                err_die(&err);
+            FAIL(r.path, r.line, "malformed JSON: trailing characters at column %zu", pos + 1);
     }
     if (first > 0) { /* [ {...}, {...} ]: each element's line is where it starts */
         const char *t = all.buf;
@@ -281,7 +317,7 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
             SKIP_WS();
             for (; nl_at < pos; nl_at++)
                 line += t[nl_at] == '\n';
-            fn(ctx, t, len, &pos, r.path, line);
+            fn(ctx, t, len, &pos, r.path, line, 0);
             SKIP_WS();
             if (pos < len && t[pos] == ']') {
                 pos++;
@@ -289,9 +325,8 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
             } else if (pos >= len || t[pos] != ',') {
                 for (; nl_at < pos && nl_at < len; nl_at++)
                     line += t[nl_at] == '\n';
-                err_set(&err, r.path, line, pos >= len ? "malformed JSON: the array is not closed"
-                                                       : "malformed JSON: expected ',' or ']'");
-                err_die(&err);
+                FAIL(r.path, line, pos >= len ? "malformed JSON: the array is not closed"
+                                              : "malformed JSON: expected ',' or ']'");
             } else {
                 pos++;
             }
@@ -299,17 +334,56 @@ static char *read_records(const char *path, RecordFn *fn, void *ctx)
         SKIP_WS();
 #undef SKIP_WS
         if (pos < len)
-            err_set(&err, r.path, line, "malformed JSON: text after the array"), err_die(&err);
+            FAIL(r.path, line, "malformed JSON: text after the array");
     }
+out:
     jsonl_close(&r);
     sb_release(&all);
     return display;
 }
+#undef FAIL
 
-static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np)
+/* The JSONL lines are parsed in parallel, one scorer per thread (but in
+ * order on one thread in lm-eval-2023 mode, whose letter draws depend on
+ * it); the error reported is the one the reading in file order meets
+ * first: a record's, or the file's structure after the last good record. */
+static IfevalPrompt *read_prompts(IfevalScorer **scs, int nth, int compat, const char *path, size_t *np)
 {
-    PromptReader pr = {sc, NULL, 0, 0};
-    free(read_records(path, prompt_record, &pr));
+    PromptReader pr = {scs[0], NULL, NULL, 0, 0, 0, SB_INIT};
+    Err defer;
+    char *display = read_records(path, prompt_record, &pr, &defer);
+    size_t nbad = pr.n;
+    Err *errs = xcalloc(pr.n ? pr.n : 1, sizeof *errs);
+#pragma omp parallel for schedule(dynamic, 8) num_threads(compat == IFEVAL_COMPAT_CURRENT ? nth : 1)
+    for (size_t i = 0; i < pr.n; i++) {
+        const PromptText *t = &pr.pt[i];
+        if (t->len == SIZE_MAX)
+            continue;
+        const char *s = pr.text.buf + t->off;
+        size_t pos = 0;
+        int rc = ifeval_prompt_parse_json(scs[omp_get_thread_num()], s, t->len, &pos, display, t->line,
+                                          &pr.ps[i], &errs[i]);
+        while (rc == 0 && pos < t->len && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r'))
+            pos++;
+        if (rc == 0 && pos < t->len) {
+            ifeval_prompt_release(&pr.ps[i]);
+            err_set(&errs[i], display, t->line, "malformed JSON: trailing characters at column %zu", pos + 1);
+            rc = -1;
+        }
+        if (rc < 0) {
+#pragma omp critical(ifeval_first_bad)
+            if (i < nbad)
+                nbad = i;
+        }
+    }
+    if (nbad < pr.n)
+        err_die(&errs[nbad]);
+    if (defer.msg[0])
+        err_die(&defer);
+    free(errs);
+    free(pr.pt);
+    sb_release(&pr.text);
+    free(display);
     if (!pr.n)
         die("'%s': no prompts", path);
     *np = pr.n;
@@ -319,7 +393,7 @@ static IfevalPrompt *read_prompts(IfevalScorer *sc, const char *path, size_t *np
 static Resp *read_responses(const char *path, size_t *nr, const char **display)
 {
     RespReader rr = {NULL, 0, 0, {{"response", 0, SB_INIT}, {"prompt", 0, SB_INIT}, {"key", 0, SB_INIT}}};
-    *display = read_records(path, resp_record, &rr);
+    *display = read_records(path, resp_record, &rr, NULL);
     for (int k = 0; k < 3; k++)
         sb_release(&rr.f[k].val);
     *nr = rr.n;
@@ -566,20 +640,30 @@ int main(int argc, char **argv)
      * is reported never depends on timing: a bad response file's, then a
      * bad input file's.  A missing model is an installation error,
      * reported after the section. */
+    /* Threads: scoring is ~70% of the instructions for the 541 dev prompts,
+     * so two threads shorten the wall time on an idle machine; on a busy one
+     * the idle thread's spinning at the barriers costs CPU.
+     * OMP_NUM_THREADS=1 picks the cheaper one.  One scorer per thread. */
+    int nth = omp_get_max_threads();
+    if (nth < 1)
+        nth = 1;
+    IfevalScorer **scs = xcalloc((size_t)nth, sizeof *scs);
     int model_ok = 1;
-#pragma omp parallel sections num_threads(omp_get_max_threads() > 1 ? 2 : 1)
+#pragma omp parallel sections num_threads(nth > 1 ? 2 : 1)
     {
 #pragma omp section
         {
-            sc = ifeval_scorer_new(compat, &err2);
-            model_ok = sc && ifeval_preload(&err2) == 0;
+            for (int t = 0; t < nth && model_ok; t++)
+                model_ok = (scs[t] = ifeval_scorer_new(compat, &err2)) != NULL;
+            model_ok = model_ok && ifeval_preload(&err2) == 0;
         }
 #pragma omp section
         rs = read_responses(responses, &nr, &rdisplay);
     }
     if (!model_ok)
         err_die(&err2);
-    ps = read_prompts(sc, input_path, &np);
+    sc = scs[0];
+    ps = read_prompts(scs, nth, compat, input_path, &np);
     match = match_responses(ps, np, rs, nr, rdisplay, quiet, exact);
     long missing = 0;
     for (size_t i = 0; i < np; i++) {
@@ -597,21 +681,8 @@ int main(int argc, char **argv)
     if (outdir && mkdir(outdir, 0777) < 0 && errno != EEXIST)
         die("cannot create '%s':", outdir);
 
-    /* Score in parallel (one scorer per thread; prompts and responses are
-     * read-only), then tally and write in input order. */
-    /* Threads: scoring is ~60% of the instructions for the 541 dev prompts,
-     * so two threads shorten the wall time on an idle machine; on a busy one
-     * the idle thread's spinning at the barriers costs CPU (541 prompts at
-     * load ~3: one thread 48-63 ms CPU, two 64-94 ms).  OMP_NUM_THREADS=1
-     * picks the cheaper one. */
-    int nth = omp_get_max_threads();
-    if (nth < 1)
-        nth = 1;
-    IfevalScorer **scs = xcalloc((size_t)nth, sizeof *scs);
-    scs[0] = sc;
-    for (int t = 1; t < nth; t++)
-        if (!(scs[t] = ifeval_scorer_new(compat, &err)))
-            err_die(&err);
+    /* Score in parallel (prompts and responses are read-only), then tally
+     * and write in input order. */
     Scored *out = xcalloc(np, sizeof *out);
 #pragma omp parallel for schedule(dynamic, 4)
     for (size_t i = 0; i < np; i++) {
