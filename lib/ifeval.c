@@ -201,11 +201,6 @@ IfevalScorer *ifeval_scorer_new(int compat, Err *err)
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
     s->md = pcre2_match_data_create(4, NULL);
     rng_seed(&s->rng, 0);
-    /* wordtok compiles its regexes on first use (not thread-safe): do it
-     * now, so scorers made afterwards can run in parallel threads. */
-    char **tok;
-    size_t ntok = wordtok_tokenize(pm, "A b.", 4, &tok);
-    wordtok_free(tok, ntok);
     sb_init(&s->t1);
     sb_init(&s->t2);
     for (int i = 0; i < N_FIXED; i++) {
