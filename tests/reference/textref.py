@@ -16,6 +16,9 @@ python3-langdetect 1.0.9).
                               characters (?i) folds (U+0130, U+0131, U+017F),
                               non-ASCII digits and spaces, closers, glued
                               together mostly without spaces
+  textref.py cjk N SEED       N random texts of mostly CJK ideographs (with
+                              kana, hangul, Latin and spaces): langdetect's
+                              CJK_MAP normalisation of U+4E00..U+9FFF
   textref.py long            13 pathological long texts (200 KB words, 100 KB
                               of periods, dashes, quotes, newlines ...)
   textref.py punkt < texts    {"s": sentences, "w": word_tokenize tokens} a line
@@ -151,6 +154,18 @@ def wfuzz(n, seed):
     return ["".join(rnd.choice(WPIECES) for _ in range(rnd.randint(1, 14))) for _ in range(n)]
 
 
+def cjk(n, seed):
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k = rnd.randint(1, 60)
+        out.append("".join(chr(rnd.randint(0x4E00, 0x9FFF)) if rnd.random() < 0.8
+                           else rnd.choice([" ", "\u3002", "a", "\u3042", "\u30a2", "\uac00", "\n"])
+                           for _ in range(k)))
+    return out
+
+
 def punkt_params():
     from nltk.tokenize.punkt import PunktParameters
 
@@ -181,6 +196,9 @@ def main():
     elif cmd == "fuzz":
         for t in fuzz(int(sys.argv[2]), int(sys.argv[3])):
             print(json.dumps(t, ensure_ascii=False))
+    elif cmd == "cjk":
+        for t in cjk(int(sys.argv[2]), int(sys.argv[3])):
+            print(json.dumps(t))
     elif cmd == "wfuzz":
         for t in wfuzz(int(sys.argv[2]), int(sys.argv[3])):
             print(json.dumps(t, ensure_ascii=False))

@@ -56,6 +56,7 @@ $PY "$REF" texts --lang >"$W/ltexts.jsonl" || { bad "builds the langdetect corpu
 $PY "$REF" fuzz 3000 1 >"$W/fuzz.jsonl"
 $PY "$REF" wfuzz 4000 3 >"$W/wfuzz.jsonl"
 $PY "$REF" long >"$W/long.jsonl"
+$PY "$REF" cjk 300 5 >"$W/cjk.jsonl"
 head -n 400 "$W/fuzz.jsonl" >"$W/lfuzz.jsonl"
 n=$(wc -l <"$W/texts.jsonl")
 [ "$n" -gt 5000 ] && ok "the corpus holds $n distinct texts" || bad "the corpus holds $n texts, expected > 5000"
@@ -68,7 +69,7 @@ done
 
 # langdetect: the responses, the prompts and every loose variant of the responses
 # whose instructions call langdetect (what ifeval-score passes to it).
-for c in ltexts lfuzz long; do
+for c in ltexts lfuzz long cjk; do
     $PY "$REF" lang <"$W/$c.jsonl" >"$W/$c.lang.py"
     "$T/test_langdetect" --dump <"$W/$c.jsonl" >"$W/$c.lang.c"
     compare "langdetect probabilities, seed 0 ($c)" "$W/$c.lang.py" "$W/$c.lang.c" "$W/$c.jsonl"
