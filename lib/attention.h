@@ -19,9 +19,12 @@
  * per sample and each input merged by its L_b.  The backward recomputes the
  * probabilities from Q, K and the stored L_b (flash style), so the saved
  * state per layer is AttnBatch.nstats floats per head.  Every product is a
- * matmul_gemm call on strided slices of q/k/v; work is split over (sample,
- * KV head) pairs, each owned by one thread, so results do not depend on the
- * number of threads.
+ * matmul_gemm call on strided slices of q/k/v, by blocks of 64 query rows
+ * against the keys those rows can see (attention.c); work is split over
+ * (sample, KV head) pairs, each owned by one thread, so results do not
+ * depend on the number of threads.  The row passes are compiled twice (AVX2
+ * and baseline, chosen at load time), so the last bits of a result may
+ * differ between machines with and without AVX2, never between runs.
  *
  * Packed layout: q is (T, NH*HD), k and v (T, KVH*HD), out (T, NH*HD).
  * Sample s's inputs are the rows in_row .. in_row + Σ t_i - 1, input after
