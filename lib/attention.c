@@ -6,7 +6,7 @@
  * computed by blocks of ROW_BLOCK (64) query rows: rows [j0, j1) against the
  * inputs' keys and the output keys 0 .. j1-1 only, so the masked upper
  * triangle beyond the block is never computed, and one block's S and dP
- * (64 x (Σt_i + j1) floats each, 0.8 MB at most for the Crab-shaped bench
+ * (64 x (Σt_i + j1) floats each, 0.85 MB together at most for the Crab bench
  * samples) stay in the 1 MB L2 cache between the two gemms that make them, the
  * row passes and the gemms that read them.  Each row is normalised per key
  * block (L_b) and the blocks are mixed with per-row coefficients a_b:
