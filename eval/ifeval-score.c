@@ -576,6 +576,39 @@ static void score_one(IfevalScorer *sc, const IfevalPrompt *p, const char *resp,
     free(wl);
 }
 
+/* The result files (strict, loose and, when asked, explain) from the
+ * per-prompt lines: opened in turn (ofile's cleanup table is not
+ * thread-safe), then written and committed side by side, so their
+ * writing and fsyncs overlap; whole or not at all each. */
+static void write_results(const char *outdir, const char *const *names, int nf, const Scored *out, size_t np,
+                          int nth)
+{
+    OutFile o[3];
+    FILE *f[3];
+    Err err[3];
+    int rc[3] = {0, 0, 0};
+    StrBuf path = SB_INIT;
+    for (int m = 0; m < nf; m++) {
+        join_path(&path, outdir, names[m]);
+        if (!(f[m] = ofile_open(&o[m], path.buf, &err[0])))
+            err_die(&err[0]);
+    }
+    sb_release(&path);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth > 1 ? 2 : 1)
+    for (int m = 0; m < nf; m++) {
+        setvbuf(f[m], NULL, _IOFBF, 1 << 20);
+        for (size_t i = 0; i < np; i++) {
+            const StrBuf *l = m == 0 ? &out[i].line_s : m == 1 ? &out[i].line_l : &out[i].line_x;
+            if (l->len)
+                fwrite(l->buf, 1, l->len, f[m]);
+        }
+        rc[m] = ofile_commit(&o[m], &err[m]);
+    }
+    for (int m = 0; m < nf; m++)
+        if (rc[m] < 0)
+            err_die(&err[m]);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -699,27 +732,17 @@ int main(int argc, char **argv)
     free(scs);
 
     IfevalTally ts = {0}, tl = {0};
-    StrBuf out_s = SB_INIT, out_l = SB_INIT, out_x = SB_INIT;
     for (size_t i = 0; i < np; i++) {
         ifeval_tally_add(&ts, &ps[i], out[i].st);
         ifeval_tally_add(&tl, &ps[i], out[i].lo);
-        sb_add(&out_s, out[i].line_s.buf, out[i].line_s.len);
-        sb_add(&out_l, out[i].line_l.buf, out[i].line_l.len);
-        sb_add(&out_x, out[i].line_x.buf, out[i].line_x.len);
-        free(out[i].st);
-        free(out[i].lo);
-        sb_release(&out[i].line_s);
-        sb_release(&out[i].line_l);
-        sb_release(&out[i].line_x);
     }
-    free(out);
-
     StrBuf path = SB_INIT, rep = SB_INIT;
-    const char *names[2] = {"eval_results_strict.jsonl", "eval_results_loose.jsonl"};
+    const char *names[3] = {"eval_results_strict.jsonl", "eval_results_loose.jsonl", "eval_explain.jsonl"};
+    if (outdir)
+        write_results(outdir, names, explain ? 3 : 2, out, np, nth);
     for (int m = 0; m < 2; m++) {
         if (outdir) {
             join_path(&path, outdir, names[m]);
-            write_file(path.buf, m ? &out_l : &out_s);
         } else {
             sb_reset(&path);
             sb_adds(&path, names[m]);
@@ -728,10 +751,14 @@ int main(int argc, char **argv)
         sb_addf(&rep, "%s Accuracy Scores:\n", path.buf);
         ifeval_report(&rep, m ? &tl : &ts);
     }
-    if (explain) {
-        join_path(&path, outdir, "eval_explain.jsonl");
-        write_file(path.buf, &out_x);
+    for (size_t i = 0; i < np; i++) {
+        free(out[i].st);
+        free(out[i].lo);
+        sb_release(&out[i].line_s);
+        sb_release(&out[i].line_l);
+        sb_release(&out[i].line_x);
     }
+    free(out);
     if (summary) {
         StrBuf sj = SB_INIT;
         ifeval_summary(&sj, &ts, &tl, input_path, rdisplay);
@@ -742,9 +769,6 @@ int main(int argc, char **argv)
 
     sb_release(&path);
     sb_release(&rep);
-    sb_release(&out_s);
-    sb_release(&out_l);
-    sb_release(&out_x);
     free(match);
     for (size_t j = 0; j < nr; j++) {
         free(rs[j].key);
