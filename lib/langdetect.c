@@ -144,7 +144,6 @@ static int bit_length(uint32_t n)
     return n ? 32 - __builtin_clz(n) : 0;
 }
 
-
 /* ---- the detector -------------------------------------------------------- */
 
 /* n-grams (1..3 code points) packed as (c0+1) | (c1+1) << 21 | (c2+1) << 42. */

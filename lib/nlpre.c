@@ -300,24 +300,10 @@ int nlpre_first_case(const char *s, size_t n)
     return NLPRE_NONE;
 }
 
-int nlpre_utf8_valid(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i + 8 <= n) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (w & 0x8080808080808080ULL)
-            break;
-        i += 8;
-    }
-    while (i < n && !((unsigned char)s[i] & 0x80))
-        i++;
-    return i == n || utf8_valid(s + i, n - i, NULL);
-}
 
 const char *nlpre_valid_copy(const char *s, size_t *n, StrBuf *tmp)
 {
-    if (nlpre_utf8_valid(s, *n))
+    if (utf8_valid(s, *n, NULL))
         return s;
     sb_reset(tmp);
     size_t i = 0;

@@ -108,8 +108,6 @@ enum { NLPRE_NONE = 0, NLPRE_UPPER = 1, NLPRE_LOWER = 2 };
  * s[0].islower(), else NLPRE_NONE (also for an empty string). */
 int nlpre_first_case(const char *s, size_t n);
 
-/* utf8_valid(s, n, NULL), with an ASCII fast path. */
-int nlpre_utf8_valid(const char *s, size_t n);
 /* If s[0..n) is valid UTF-8 return s; else put a copy with each bad byte
  * replaced by U+FFFD in *tmp and return tmp->buf (new length in *n). */
 const char *nlpre_valid_copy(const char *s, size_t *n, StrBuf *tmp);

@@ -183,7 +183,7 @@ static int read_lines(const char *path, Err *err, LineFn fn, PunktModel *m, StrM
     const char *s = *keep, *end = s + t.len;
     map->pool = s;
     map->npool = t.len;
-    int valid = nlpre_utf8_valid(s, t.len);
+    int valid = utf8_valid(s, t.len, NULL);
     map_reserve(map, count_lines(s, t.len));
     long lineno = 0;
     while (s < end) {
@@ -866,7 +866,7 @@ static int is_ascii_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' |
 size_t punkt_sentences(const PunktModel *m, const char *text, size_t n, Span **spans)
 {
     char *fixed = NULL;
-    if (!nlpre_utf8_valid(text, n)) {
+    if (!utf8_valid(text, n, NULL)) {
         /* Same length, so spans stay offsets into the caller's text. */
         fixed = xmalloc(n ? n : 1);
         size_t i = 0;
