@@ -190,7 +190,8 @@ static void resp_add(RespReader *rr, const char *s, size_t n, size_t *pos, const
 }
 
 /* Parses the object at s[*pos] into ctx and moves *pos past it, or dies
- * with path:line and the reason. */
+ * with path:line and the reason.  whole_line: s[0..n) is one JSONL line,
+ * which fn may also just keep and step over (*pos = n), checking it later. */
 typedef void RecordFn(void *ctx, const char *s, size_t n, size_t *pos, const char *path, long line,
                       int whole_line);
 
